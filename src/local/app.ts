@@ -1,0 +1,113 @@
+import Fastify from 'fastify';
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { randomBytes } from 'node:crypto';
+import { ApiError, canonicalStatus } from '../api/errors.js';
+import type { LocalContext } from './context.js';
+import { authenticate } from './customers.js';
+import { redact } from '../util/logger.js';
+import { registerRoutes } from './routes/index.js';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** The authenticated customer (set by the /v1.0 auth hook). */
+    customerId: string;
+  }
+}
+
+/** Largest JSON body the API accepts (VoIPBIN-sized requests are a few KB). */
+export const BODY_LIMIT_BYTES = 1024 * 1024;
+
+function newRequestId(): string {
+  return 'req_' + randomBytes(12).toString('hex');
+}
+
+/** The bearer token or `?accesskey=` of a request, if any. */
+export function requestToken(req: FastifyRequest): string | undefined {
+  const auth = req.headers.authorization;
+  if (auth && /^Bearer\s+/i.test(auth)) return auth.replace(/^Bearer\s+/i, '').trim() || undefined;
+  const q = req.query as Record<string, unknown> | undefined;
+  const key = q?.accesskey;
+  return typeof key === 'string' && key !== '' ? key : undefined;
+}
+
+function sendError(reply: FastifyReply, req: FastifyRequest, err: ApiError): FastifyReply {
+  for (const [k, v] of Object.entries(err.headers)) reply.header(k, v);
+  return reply.code(err.httpStatus).send(err.toEnvelope(req.id));
+}
+
+/**
+ * Creates the local VoIPBIN: a Fastify app whose `/v1.0` routes follow VoIPBIN's REST
+ * conventions (auth by access key, list and error envelopes, customer scoping). Other parts
+ * (the MCP endpoint, media WebSockets) are added to the same app by their owners.
+ */
+export function createLocalApi(ctx: LocalContext): FastifyInstance {
+  const app = Fastify({
+    logger: false,
+    bodyLimit: BODY_LIMIT_BYTES,
+    genReqId: newRequestId,
+    // VoIPBIN ids and paths are case-sensitive; keep trailing-slash variants working.
+    routerOptions: { ignoreTrailingSlash: true },
+  });
+  app.decorateRequest('customerId', '');
+
+  app.addHook('onSend', async (req, reply, payload) => {
+    reply.header('x-request-id', req.id);
+    return payload;
+  });
+
+  app.addHook('onResponse', async (req, reply) => {
+    ctx.logger.info('http', {
+      method: req.method,
+      url: redact(req.url),
+      status: reply.statusCode,
+      ms: Math.round(reply.elapsedTime),
+      request_id: req.id,
+    });
+  });
+
+  app.setErrorHandler((err: FastifyError | ApiError, req, reply) => {
+    if (err instanceof ApiError) return sendError(reply, req, err);
+    const code = (err as FastifyError).code;
+    const status = (err as FastifyError).statusCode ?? 500;
+    if (code === 'FST_ERR_CTP_INVALID_JSON_BODY' || (status === 400 && err instanceof SyntaxError)) {
+      return sendError(reply, req, new ApiError(400, 'INVALID_JSON_BODY', 'the request body is not valid JSON'));
+    }
+    if (code === 'FST_ERR_CTP_EMPTY_JSON_BODY') {
+      return sendError(reply, req, new ApiError(400, 'INVALID_JSON_BODY', 'the request body is empty; send a JSON object'));
+    }
+    if (code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
+      return sendError(reply, req, new ApiError(413, 'INVALID_ARGUMENT', `the request body is larger than ${BODY_LIMIT_BYTES} bytes`));
+    }
+    if (code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') {
+      return sendError(reply, req, new ApiError(415, 'INVALID_ARGUMENT', 'send the body as Content-Type: application/json'));
+    }
+    if (status >= 400 && status < 500) {
+      return sendError(reply, req, new ApiError(status, canonicalStatus(status), 'the request could not be processed'));
+    }
+    // Never echo an unexpected error's text: it could carry request data. Log it redacted.
+    ctx.logger.error('unhandled error', { request_id: req.id, error: String(err?.stack ?? err) });
+    return sendError(reply, req, new ApiError(500, 'INTERNAL', 'internal error; quote the request_id when reporting it'));
+  });
+
+  app.setNotFoundHandler((req, reply) =>
+    sendError(reply, req, new ApiError(404, 'ROUTE_NOT_FOUND', `no such endpoint: ${req.method} ${redact(req.url.split('?')[0] ?? '')}`)),
+  );
+
+  app.register(
+    async (api) => {
+      api.addHook('onRequest', async (req) => {
+        const token = requestToken(req);
+        if (!token) {
+          throw new ApiError(401, 'AUTHENTICATION_REQUIRED', 'send an access key as Authorization: Bearer <key> or ?accesskey=<key>');
+        }
+        const customerId = await authenticate(ctx.store, token);
+        if (!customerId) throw new ApiError(401, 'INVALID_CREDENTIALS', 'the access key is not valid (unknown, deleted or expired)');
+        req.customerId = customerId;
+      });
+      registerRoutes(api, ctx);
+    },
+    { prefix: '/v1.0' },
+  );
+
+  return app;
+}

@@ -1,0 +1,38 @@
+import type { Row, Store } from '../../db/store.js';
+import type { Logger } from '../util/logger.js';
+
+/** What the local VoIPBIN's routes and engines share. */
+export interface LocalContext {
+  store: Store;
+  logger: Logger;
+  /** Credits charged per chargeable operation. */
+  prices: Prices;
+  /** The call engine, when one runs calls (flows, media); without it calls are only stored. */
+  engine?: CallEngine;
+}
+
+/** The seam through which the local API hands calls to the engine that runs them. */
+export interface CallEngine {
+  /** A call was created by `POST /calls` (already stored, status `dialing`). */
+  callCreated(call: Row, variables: Record<string, string>): void;
+  /** Hangs up a live call and returns the updated row. */
+  hangupCall(call: Row): Promise<Row>;
+  /** Stops a running activeflow (and what it runs) and returns the updated row. */
+  stopActiveflow(activeflow: Row): Promise<Row>;
+}
+
+/** Prices in credits (the unit of `balance_credit`). */
+export interface Prices {
+  /** Per SMS destination. */
+  messagePerDestination: number;
+  /** Per email destination. */
+  emailPerDestination: number;
+  /** Per outgoing call destination, charged when the call is created. */
+  callPerDestination: number;
+}
+
+export const DEFAULT_PRICES: Prices = {
+  messagePerDestination: 10,
+  emailPerDestination: 1,
+  callPerDestination: 20,
+};

@@ -1,0 +1,115 @@
+import { z } from 'zod';
+import type { FastifyInstance } from 'fastify';
+import type { LocalContext } from '../context.js';
+import { listEnvelope, parsePaging } from '../paging.js';
+import { idParam, mustGet, parseBody, queryOf, uuidString } from './common.js';
+import { ApiError, invalidArgument, notFound } from '../../api/errors.js';
+import { isUuid, newId } from '../../util/ids.js';
+import { TM_NEVER, nowTimestamp } from '../../util/time.js';
+import type { Row } from '../../../db/store.js';
+
+const ROLES = ['system', 'user', 'assistant', 'function', 'tool', 'notification'] as const;
+
+const ToolCall = z.object({
+  id: z.string(),
+  type: z.string().optional(),
+  function: z.object({ name: z.string(), arguments: z.string() }),
+});
+
+const MessageCreate = z.object({
+  aicall_id: uuidString('aicall_id'),
+  role: z.enum(ROLES, { message: `role must be one of ${ROLES.join(', ')}` }),
+  content: z.string({ message: 'content is required' }),
+  tool_calls: z.array(ToolCall).optional(),
+  tool_call_id: z.string().optional(),
+});
+
+/** Statuses from which an AI call can still be terminated. */
+const ENDED = new Set(['terminating', 'terminated']);
+
+/**
+ * Terminates an AI call (idempotent). Shared by `POST /aicalls/{id}/terminate` and the flow
+ * engine, so both leave the row in the same shape.
+ */
+export async function terminateAicall(ctx: LocalContext, aicall: Row): Promise<Row> {
+  if (ENDED.has(aicall.status as string)) return aicall;
+  const now = nowTimestamp();
+  return ctx.store.aicalls.update({ ...aicall, status: 'terminated', tm_end: now, tm_update: now });
+}
+
+/** Builds and stores one AI call message. */
+export async function storeAimessage(
+  ctx: LocalContext,
+  aicall: Row,
+  m: { role: string; content: string; tool_calls?: unknown[]; tool_call_id?: string },
+): Promise<Row> {
+  const row: Row = {
+    id: newId(),
+    customer_id: aicall.customer_id,
+    aicall_id: aicall.id,
+    activeflow_id: (aicall.activeflow_id as string) ?? '',
+    active_ai_id: (aicall.assistance_id as string) ?? '',
+    role: m.role,
+    content: m.content,
+    direction: m.role === 'assistant' ? 'outgoing' : 'incoming',
+    tool_calls: m.tool_calls ?? [],
+    tool_call_id: m.tool_call_id ?? '',
+    tm_create: nowTimestamp(),
+    tm_update: TM_NEVER,
+    tm_delete: TM_NEVER,
+  };
+  return ctx.store.aimessages.insert(row);
+}
+
+/** `/aicalls` and `/aimessages`. */
+export function registerAicallRoutes(api: FastifyInstance, ctx: LocalContext): void {
+  const { store } = ctx;
+
+  api.get('/aicalls', async (req) => listEnvelope(await store.aicalls.list(req.customerId, parsePaging(queryOf(req)))));
+
+  api.post('/aicalls', async () => {
+    throw new ApiError(
+      501,
+      'NOT_IMPLEMENTED',
+      'POST /aicalls (an AI call outside a call flow) is not implemented by the local VoIPBIN; start an AI call with an ai_talk or ai action in a call flow (POST /calls with actions)',
+    );
+  });
+
+  api.get('/aicalls/:id', async (req) => mustGet(store.aicalls, req.customerId, idParam(req), 'AICALL_NOT_FOUND', 'aicall'));
+
+  api.delete('/aicalls/:id', async (req) => {
+    const row = await store.aicalls.softDelete(req.customerId, idParam(req));
+    if (!row) throw notFound('AICALL_NOT_FOUND', 'aicall not found');
+    return row;
+  });
+
+  api.post('/aicalls/:id/terminate', async (req) => {
+    const aicall = await mustGet(store.aicalls, req.customerId, idParam(req), 'AICALL_NOT_FOUND', 'aicall');
+    return terminateAicall(ctx, aicall);
+  });
+
+  api.get('/aimessages', async (req) => {
+    const q = queryOf(req);
+    if (q.aicall_id === undefined || q.aicall_id === '') {
+      throw invalidArgument('aicall_id is required: GET /aimessages?aicall_id=<uuid>', 'MISSING_REQUEST_PARAMETER');
+    }
+    if (!isUuid(q.aicall_id)) throw invalidArgument('aicall_id must be a UUID', 'INVALID_REQUEST_PARAMETER');
+    const aicallId = q.aicall_id.toLowerCase();
+    await mustGet(store.aicalls, req.customerId, aicallId, 'AICALL_NOT_FOUND', 'aicall');
+    return listEnvelope(await store.aimessages.list(req.customerId, { ...parsePaging(q), filters: { aicall_id: aicallId } }));
+  });
+
+  api.post('/aimessages', async (req) => {
+    const body = parseBody(MessageCreate, req.body);
+    const aicall = await mustGet(store.aicalls, req.customerId, body.aicall_id.toLowerCase(), 'AICALL_NOT_FOUND', 'aicall');
+    return storeAimessage(ctx, aicall, body);
+  });
+
+  api.get('/aimessages/:id', async (req) => mustGet(store.aimessages, req.customerId, idParam(req), 'AIMESSAGE_NOT_FOUND', 'aimessage'));
+
+  api.delete('/aimessages/:id', async (req) => {
+    const row = await store.aimessages.softDelete(req.customerId, idParam(req));
+    if (!row) throw notFound('AIMESSAGE_NOT_FOUND', 'aimessage not found');
+    return row;
+  });
+}

@@ -1,0 +1,163 @@
+import { z } from 'zod';
+import type { FastifyInstance } from 'fastify';
+import type { LocalContext } from '../context.js';
+import { listEnvelope, parsePaging } from '../paging.js';
+import { idParam, mustGet, parseBody, queryOf } from './common.js';
+import { invalidArgument, notFound } from '../../api/errors.js';
+import { DEFAULT_TTS_VOICE_IDS, STT_TYPES, TTS_TYPES, VAD_RANGES, parseEngineModel } from '../../catalog/ai.js';
+import { TOOL_NAMES } from '../../../tools/types.js';
+import { newId } from '../../util/ids.js';
+import { TM_NEVER, nowTimestamp } from '../../util/time.js';
+import { registerSecret } from '../../util/logger.js';
+import type { Row } from '../../../db/store.js';
+
+const VadConfig = z.object(
+  Object.fromEntries(
+    Object.entries(VAD_RANGES).map(([k, [min, max]]) => [
+      k,
+      z
+        .number({ message: `vad_config.${k} must be a number from ${min} to ${max}` })
+        .min(min, `must be from ${min} to ${max}`)
+        .max(max, `must be from ${min} to ${max}`)
+        .optional(),
+    ]),
+  ),
+  { message: 'vad_config must be an object' },
+).strict();
+
+/** Fields of POST/PUT /ais. Only types are checked here; requiredness and catalogs below. */
+const AiFields = z.object({
+  name: z.string({ message: 'name must be a string' }).optional(),
+  detail: z.string({ message: 'detail must be a string' }).optional(),
+  type: z.enum(['normal', 'insight', ''], { message: 'type must be normal or insight' }).optional(),
+  engine_model: z.string({ message: 'engine_model must be a string like openai.gpt-4o' }).optional(),
+  engine_key: z.string({ message: 'engine_key must be a string' }).optional(),
+  parameter: z.record(z.string(), z.unknown(), { message: 'parameter must be an object' }).optional(),
+  rag_id: z.string().optional(),
+  init_prompt: z.string({ message: 'init_prompt must be a string' }).optional(),
+  tts_type: z.string({ message: 'tts_type must be a string' }).optional(),
+  tts_voice_id: z.string({ message: 'tts_voice_id must be a string' }).optional(),
+  stt_type: z.string({ message: 'stt_type must be a string' }).optional(),
+  stt_language: z.string().optional(),
+  vad_config: VadConfig.optional(),
+  smart_turn_enabled: z.boolean().optional(),
+  auto_aicall_audit_enabled: z.boolean().optional(),
+  tool_names: z.array(z.string(), { message: 'tool_names must be an array of tool names' }).optional(),
+});
+type AiInput = z.infer<typeof AiFields>;
+
+/** Checks a complete AI (after defaults and merging) against the seed's catalogs. */
+function validateAi(ai: AiInput & { engine_key?: string }, creating: boolean): void {
+  if (!ai.name || ai.name.trim() === '') throw invalidArgument('name is required');
+  const em = parseEngineModel(ai.engine_model);
+  if ('error' in em) throw invalidArgument(em.error, 'INVALID_ARGUMENT');
+  if (creating && (!ai.engine_key || ai.engine_key.trim() === '')) {
+    throw invalidArgument(`engine_key is required: the API key of the ${em.provider} LLM provider`);
+  }
+  if (ai.init_prompt === undefined) throw invalidArgument('init_prompt is required: the system prompt of the agent');
+  if (!ai.tts_type || !(TTS_TYPES as readonly string[]).includes(ai.tts_type)) {
+    throw invalidArgument(`tts_type must be one of: ${TTS_TYPES.join(', ')}`);
+  }
+  if (!ai.stt_type || !(STT_TYPES as readonly string[]).includes(ai.stt_type)) {
+    throw invalidArgument(`stt_type must be one of: ${STT_TYPES.join(', ')}`);
+  }
+  const names = ai.tool_names ?? [];
+  const unknown = names.filter((n) => n !== 'all' && !(TOOL_NAMES as readonly string[]).includes(n));
+  if (unknown.length > 0) {
+    throw invalidArgument(
+      `unknown tool_names: ${unknown.join(', ')}. Use ["all"], [] or names from: ${TOOL_NAMES.join(', ')}`,
+      'INVALID_TOOL_NAMES',
+    );
+  }
+}
+
+/** The AI as stored and returned: every field of AIManagerAI except the write-only engine_key. */
+function buildAi(base: Partial<Row>, input: AiInput): Row {
+  const ttsType = input.tts_type ?? '';
+  const { engine_key: _secret, ...fields } = input;
+  void _secret;
+  const defaults: Row = {
+    id: base.id ?? newId(),
+    customer_id: base.customer_id ?? '',
+    name: '',
+    detail: '',
+    type: 'normal',
+    is_insight_active: false,
+    engine_model: '',
+    parameter: {},
+    rag_id: '',
+    init_prompt: '',
+    current_prompt_history_id: '',
+    tts_type: '',
+    tts_voice_id: '',
+    stt_type: '',
+    stt_language: '',
+    vad_config: {},
+    smart_turn_enabled: false,
+    auto_aicall_audit_enabled: false,
+    tool_names: [],
+    direct_hash: '',
+    tm_create: '',
+    tm_update: TM_NEVER,
+    tm_delete: TM_NEVER,
+  };
+  const ai: Row = { ...defaults, ...stripEngineKey(base), ...fields };
+  ai.type = fields.type || (base.type as string | undefined) || 'normal';
+  // An empty or omitted voice means "the TTS type's default voice".
+  ai.tts_voice_id =
+    fields.tts_voice_id ||
+    (base.tts_type === ttsType ? (base.tts_voice_id as string) : '') ||
+    DEFAULT_TTS_VOICE_IDS[ttsType] ||
+    '';
+  ai.tm_create = base.tm_create ?? nowTimestamp();
+  ai.tm_update = base.tm_create ? nowTimestamp() : TM_NEVER;
+  ai.tm_delete = TM_NEVER;
+  return ai;
+}
+
+/** Defence in depth: a row handed back to a client never carries engine_key. */
+export function stripEngineKey(row: Partial<Row>): Partial<Row> {
+  if (!('engine_key' in row)) return row;
+  const { engine_key: _k, ...rest } = row;
+  void _k;
+  return rest;
+}
+
+/** `/ais`: AI configurations. `engine_key` is accepted, stored apart, and never returned. */
+export function registerAiRoutes(api: FastifyInstance, ctx: LocalContext): void {
+  const { store } = ctx;
+
+  api.post('/ais', async (req) => {
+    const input = parseBody(AiFields, req.body);
+    registerSecret(input.engine_key);
+    validateAi(input, true);
+    const ai = buildAi({ customer_id: req.customerId }, input);
+    await store.ais.insert(ai, input.engine_key!.trim());
+    return ai;
+  });
+
+  api.get('/ais', async (req) => listEnvelope(await store.ais.list(req.customerId, parsePaging(queryOf(req))), stripEngineKey));
+
+  api.get('/ais/:id', async (req) => stripEngineKey(await mustGet(store.ais, req.customerId, idParam(req), 'AI_NOT_FOUND', 'ai')));
+
+  api.put('/ais/:id', async (req) => {
+    const input = parseBody(AiFields, req.body);
+    registerSecret(input.engine_key);
+    const existing = await mustGet(store.ais, req.customerId, idParam(req), 'AI_NOT_FOUND', 'ai');
+    // Omitted fields keep their stored values; an omitted or empty engine_key keeps the stored key.
+    const merged = { ...(stripEngineKey(existing) as AiInput), ...input };
+    // A new TTS type without a voice gets that type's default voice, not the old type's voice.
+    if (input.tts_type && input.tts_type !== existing.tts_type && input.tts_voice_id === undefined) merged.tts_voice_id = '';
+    validateAi(merged, false);
+    const ai = buildAi(existing, merged);
+    const newKey = input.engine_key?.trim() ? input.engine_key.trim() : undefined;
+    await store.ais.update(ai, newKey);
+    return ai;
+  });
+
+  api.delete('/ais/:id', async (req) => {
+    const row = await store.ais.softDelete(req.customerId, idParam(req));
+    if (!row) throw notFound('AI_NOT_FOUND', 'ai not found');
+    return stripEngineKey(row);
+  });
+}

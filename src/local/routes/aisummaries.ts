@@ -1,0 +1,57 @@
+import { z } from 'zod';
+import type { FastifyInstance } from 'fastify';
+import type { LocalContext } from '../context.js';
+import { listEnvelope, parsePaging } from '../paging.js';
+import { idParam, mustGet, parseBody, queryOf, uuidString } from './common.js';
+import { invalidArgument, notFound } from '../../api/errors.js';
+import { newId, isUuid } from '../../util/ids.js';
+import { TM_NEVER, nowTimestamp } from '../../util/time.js';
+import type { Row } from '../../../db/store.js';
+
+const REFERENCE_TYPES = ['call', 'conference', 'transcribe', 'recording'] as const;
+
+const SummaryCreate = z.object({
+  on_end_flow_id: z.string().refine((s) => s === '' || isUuid(s), { message: 'must be a flow UUID or empty' }).optional(),
+  reference_type: z.enum(REFERENCE_TYPES, { message: `reference_type must be one of ${REFERENCE_TYPES.join(', ')}` }),
+  reference_id: uuidString('reference_id'),
+  language: z.string().optional(),
+});
+
+/**
+ * `/aisummaries`. A summary is stored with status `progressing`; generating its content needs
+ * the LLM providers and transcripts, which arrive with the built-in pipeline.
+ */
+export function registerSummaryRoutes(api: FastifyInstance, ctx: LocalContext): void {
+  const { store } = ctx;
+
+  api.post('/aisummaries', async (req) => {
+    const body = parseBody(SummaryCreate, req.body);
+    const refId = body.reference_id.toLowerCase();
+    if (body.reference_type === 'call' && !(await store.calls.get(req.customerId, refId))) {
+      throw invalidArgument(`reference_id: call ${refId} not found; take the id from GET /calls`);
+    }
+    const row: Row = {
+      id: newId(),
+      customer_id: req.customerId,
+      activeflow_id: '',
+      on_end_flow_id: body.on_end_flow_id ?? '',
+      reference_type: body.reference_type,
+      reference_id: refId,
+      status: 'progressing',
+      language: body.language ?? 'en-US',
+      content: '',
+      tm_create: nowTimestamp(),
+      tm_update: TM_NEVER,
+      tm_delete: TM_NEVER,
+    };
+    return store.aisummaries.insert(row);
+  });
+
+  api.get('/aisummaries', async (req) => listEnvelope(await store.aisummaries.list(req.customerId, parsePaging(queryOf(req)))));
+  api.get('/aisummaries/:id', async (req) => mustGet(store.aisummaries, req.customerId, idParam(req), 'SUMMARY_NOT_FOUND', 'ai summary'));
+  api.delete('/aisummaries/:id', async (req) => {
+    const row = await store.aisummaries.softDelete(req.customerId, idParam(req));
+    if (!row) throw notFound('SUMMARY_NOT_FOUND', 'ai summary not found');
+    return row;
+  });
+}

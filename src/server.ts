@@ -1,0 +1,75 @@
+import type { FastifyInstance } from 'fastify';
+import type { Config } from './config.js';
+import { SqliteStore } from '../db/sqlite-store.js';
+import type { Store } from '../db/store.js';
+import { createLocalApi } from './local/app.js';
+import { DEFAULT_PRICES } from './local/context.js';
+import type { LocalContext, Prices } from './local/context.js';
+import { ensureLocalCustomer } from './local/customers.js';
+import { createLogger } from './util/logger.js';
+import type { Logger } from './util/logger.js';
+
+/** A running `voipbin-ai serve`. */
+export interface RunningServer {
+  app: FastifyInstance;
+  store: Store;
+  ctx: LocalContext;
+  /** `http://host:port` the server listens on. */
+  url: string;
+  /** The local customer's id (local mode). */
+  localCustomerId?: string;
+  /** The local access key, only when it was created by this start (print it once). */
+  newLocalKey?: string;
+  close(): Promise<void>;
+}
+
+export interface StartOptions {
+  logger?: Logger;
+  prices?: Prices;
+  /** Hooks that add more to the app before it listens (MCP endpoint, media sockets). */
+  extend?: (app: FastifyInstance, ctx: LocalContext) => void | Promise<void>;
+}
+
+/**
+ * Starts the main job: the local VoIPBIN API on SQLite (plus whatever `extend` adds) on
+ * `config.host:config.port`. Shared by the CLI and the tests, so tests run what users run.
+ */
+export async function startServer(config: Config, opts: StartOptions = {}): Promise<RunningServer> {
+  const logger = opts.logger ?? createLogger(config.logLevel);
+  const store = SqliteStore.open(config.dbPath);
+  const ctx: LocalContext = { store, logger, prices: opts.prices ?? DEFAULT_PRICES };
+  let localCustomerId: string | undefined;
+  let newLocalKey: string | undefined;
+  try {
+    const local = await ensureLocalCustomer(store, {
+      pinnedKey: config.localAccessKey,
+      initialBalanceCredit: config.initialBalanceCredit,
+    });
+    localCustomerId = local.customerId;
+    newLocalKey = local.newToken;
+    const app = createLocalApi(ctx);
+    await opts.extend?.(app, ctx);
+    await app.listen({ host: config.host, port: config.port });
+    const addr = app.server.address();
+    const port = typeof addr === 'object' && addr ? addr.port : config.port;
+    const host = config.host.includes(':') ? `[${config.host}]` : config.host;
+    let closed = false;
+    return {
+      app,
+      store,
+      ctx,
+      url: `http://${host}:${port}`,
+      localCustomerId,
+      newLocalKey,
+      async close() {
+        if (closed) return;
+        closed = true;
+        await app.close();
+        await store.close();
+      },
+    };
+  } catch (err) {
+    await store.close();
+    throw err;
+  }
+}

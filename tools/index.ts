@@ -1,0 +1,16 @@
+export * from './types.js';
+export * from './e164.js';
+export * from './registry.js';
+export * from './parse.js';
+export * from './selection.js';
+export * from './export.js';
+export { runToolsCommand, TOOLS_USAGE, type ToolsCommandDeps } from './cli.js';
+export { connectCall, connectCallSchema, type ConnectCallArgs, CONNECT_SOURCE_TYPES, CONNECT_DESTINATION_TYPES } from './connect-call.js';
+export { sendEmail, sendEmailSchema, type SendEmailArgs } from './send-email.js';
+export { sendMessage, sendMessageSchema, type SendMessageArgs } from './send-message.js';
+export { stopMedia, stopMediaSchema, type StopMediaArgs } from './stop-media.js';
+export { stopService, stopServiceSchema, type StopServiceArgs } from './stop-service.js';
+export { stopFlow, stopFlowSchema, type StopFlowArgs } from './stop-flow.js';
+export { setVariables, setVariablesSchema, type SetVariablesArgs } from './set-variables.js';
+export { getVariables, getVariablesSchema, type GetVariablesArgs } from './get-variables.js';
+export { getAicallMessages, getAicallMessagesSchema, type GetAicallMessagesArgs } from './get-aicall-messages.js';
