@@ -4,14 +4,22 @@ import { startServer } from './server.js';
 import { SqliteStore } from '../db/sqlite-store.js';
 import { createCustomer } from './local/customers.js';
 import { runToolsCommand } from '../tools/cli.js';
+// --- mcp (issue 3) ---
+import { runMcpStdio } from './mcp/stdio.js';
+import { MCP_PATH, registerMcpHttp } from './mcp/http.js';
+// --- end mcp ---
+import { runCallCommand } from './softphone/call-command.js';
 
 const HELP = `voipbin-ai: phone-call AI voice agents on VoIPBIN
 
 Usage:
   voipbin-ai serve                    local VoIPBIN API (+ MCP over HTTP) on HOST:PORT (default 127.0.0.1:8080)
+  voipbin-ai mcp                      MCP server over stdio (for Claude Desktop, Claude Code, Cursor, VS Code)
   voipbin-ai customers create [name]  create a local customer; prints {"customer_id","accesskey"} as JSON
   voipbin-ai tools [--names a,b | --ai <ai_id>] [--format json-schema|openai|realtime|anthropic|gemini]
                                       print the AI tool functions as an agent will be offered them
+  voipbin-ai call [--to N] [--as N] [--play in.wav] [--record out.wav]
+                                      a command-line softphone for the local VoIPBIN (see voipbin-ai call --help)
   voipbin-ai help
 
 Environment: see README.md (HOST, PORT, VOIPBIN_AI_DB, VOIPBIN_API_URL, VOIPBIN_ACCESSKEY, ...).
@@ -19,9 +27,12 @@ Environment: see README.md (HOST, PORT, VOIPBIN_AI_DB, VOIPBIN_API_URL, VOIPBIN_
 
 async function serve(): Promise<number> {
   const config = loadConfig();
-  const server = await startServer(config);
+  // --- mcp (issue 3): Streamable HTTP at /mcp on the same app ---
+  const server = await startServer(config, { extend: (app, ctx) => registerMcpHttp(app, ctx, config) });
+  // --- end mcp ---
   const out = process.stdout;
   out.write(`voipbin-ai: local VoIPBIN API at ${server.url}/v1.0 (database ${config.dbPath})\n`);
+  out.write(`voipbin-ai: MCP (Streamable HTTP) at ${server.url}${MCP_PATH} (Authorization: Bearer <access key or MCP_HTTP_TOKEN>)\n`);
   if (server.newLocalKey) {
     out.write(`voipbin-ai: local access key (shown once, only its hash is stored): ${server.newLocalKey}\n`);
     out.write(`voipbin-ai: try: curl -H "Authorization: Bearer ${server.newLocalKey}" ${server.url}/v1.0/ais\n`);
@@ -83,6 +94,16 @@ export async function main(argv: string[]): Promise<number> {
       return customers(rest);
     case 'tools':
       return tools(rest);
+    // --- mcp (issue 3) ---
+    case 'mcp':
+      return runMcpStdio();
+    // --- end mcp ---
+    case 'call':
+      return runCallCommand(rest, {
+        env: process.env,
+        out: (l) => process.stdout.write(l + '\n'),
+        err: (l) => process.stderr.write(l + '\n'),
+      });
     case undefined:
     case 'help':
     case '--help':

@@ -32,6 +32,7 @@ const ConfigSchema = z.object({
   VOIPBIN_LOCAL_ACCESSKEY: optionalString,
   VOIPBIN_LOCAL_INITIAL_BALANCE: z.coerce.number().int().min(0).default(100_000),
   MCP_HTTP_TOKEN: optionalString,
+  CARRIER_DEFAULT_NUMBER: optionalString,
   MCP_ALLOWED_HOSTS: optionalString,
   LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error', 'silent']).default('info'),
 });
@@ -53,6 +54,8 @@ export interface Config {
   /** Extra Host header values `/mcp` accepts (comma-separated in env). */
   mcpAllowedHosts: string[];
   logLevel: 'debug' | 'info' | 'warn' | 'error' | 'silent';
+  /** The local number a carrier stream reaches when its `customParameters` name none. */
+  carrierDefaultNumber?: string;
 }
 
 /** A configuration error with a message fit for a person starting the program. */
@@ -104,5 +107,6 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     mcpHttpToken: e.MCP_HTTP_TOKEN,
     mcpAllowedHosts: (e.MCP_ALLOWED_HOSTS ?? '').split(',').map((s) => s.trim()).filter(Boolean),
     logLevel: e.LOG_LEVEL,
+    carrierDefaultNumber: e.CARRIER_DEFAULT_NUMBER,
   };
 }

@@ -1,4 +1,5 @@
 import type { FastifyInstance } from 'fastify';
+import { randomBytes } from 'node:crypto';
 import type { Config } from './config.js';
 import { SqliteStore } from '../db/sqlite-store.js';
 import type { Store } from '../db/store.js';
@@ -7,6 +8,13 @@ import { DEFAULT_PRICES } from './local/context.js';
 import type { LocalContext, Prices } from './local/context.js';
 import { ensureLocalCustomer } from './local/customers.js';
 import { createLogger } from './util/logger.js';
+import { LocalCallEngine } from './local/engine/engine.js';
+import type { EngineOptions } from './local/engine/engine.js';
+import { attachWebSocketRoutes } from './local/ws/upgrade.js';
+import type { WsRoute } from './local/ws/upgrade.js';
+import { phoneRoute } from './local/ws/phone.js';
+import { mediaStreamRoute } from './local/ws/media-stream.js';
+import { carrierRoute } from './local/ws/carrier.js';
 import type { Logger } from './util/logger.js';
 
 /** A running `voipbin-ai serve`. */
@@ -14,6 +22,8 @@ export interface RunningServer {
   app: FastifyInstance;
   store: Store;
   ctx: LocalContext;
+  /** The local call engine (phones, media, flows). */
+  engine: LocalCallEngine;
   /** `http://host:port` the server listens on. */
   url: string;
   /** The local customer's id (local mode). */
@@ -28,6 +38,9 @@ export interface StartOptions {
   prices?: Prices;
   /** Hooks that add more to the app before it listens (MCP endpoint, media sockets). */
   extend?: (app: FastifyInstance, ctx: LocalContext) => void | Promise<void>;
+  /** More WebSocket routes (carrier ingress, ...). */
+  wsRoutes?: (ctx: LocalContext, engine: LocalCallEngine) => WsRoute[];
+  engine?: EngineOptions;
 }
 
 /**
@@ -37,7 +50,12 @@ export interface StartOptions {
 export async function startServer(config: Config, opts: StartOptions = {}): Promise<RunningServer> {
   const logger = opts.logger ?? createLogger(config.logLevel);
   const store = SqliteStore.open(config.dbPath);
-  const ctx: LocalContext = { store, logger, prices: opts.prices ?? DEFAULT_PRICES };
+  const ctx: LocalContext = {
+    store,
+    logger,
+    prices: opts.prices ?? DEFAULT_PRICES,
+    internalToken: randomBytes(32).toString('hex'),
+  };
   let localCustomerId: string | undefined;
   let newLocalKey: string | undefined;
   try {
@@ -47,7 +65,15 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
     });
     localCustomerId = local.customerId;
     newLocalKey = local.newToken;
+    const engine = new LocalCallEngine(ctx, opts.engine);
     const app = createLocalApi(ctx);
+    engine.attachApi(app);
+    const wss = attachWebSocketRoutes(app.server, ctx, [
+      phoneRoute(ctx, engine),
+      mediaStreamRoute(ctx, engine),
+      carrierRoute(ctx, engine, config.carrierDefaultNumber),
+      ...(opts.wsRoutes?.(ctx, engine) ?? []),
+    ]);
     await opts.extend?.(app, ctx);
     await app.listen({ host: config.host, port: config.port });
     const addr = app.server.address();
@@ -58,12 +84,16 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
       app,
       store,
       ctx,
+      engine,
       url: `http://${host}:${port}`,
       localCustomerId,
       newLocalKey,
       async close() {
         if (closed) return;
         closed = true;
+        await engine.shutdown();
+        for (const ws of wss.clients) ws.terminate();
+        wss.close();
         await app.close();
         await store.close();
       },

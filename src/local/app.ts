@@ -3,7 +3,11 @@ import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from
 import { randomBytes } from 'node:crypto';
 import { ApiError, canonicalStatus } from '../api/errors.js';
 import type { LocalContext } from './context.js';
-import { authenticate } from './customers.js';
+import { authenticate, safeEqual } from './customers.js';
+
+/** Headers of in-process requests made as a customer (see LocalContext.internalToken). */
+export const INTERNAL_TOKEN_HEADER = 'x-voipbin-ai-internal';
+export const INTERNAL_CUSTOMER_HEADER = 'x-voipbin-ai-customer';
 import { redact } from '../util/logger.js';
 import { registerRoutes } from './routes/index.js';
 
@@ -96,6 +100,14 @@ export function createLocalApi(ctx: LocalContext): FastifyInstance {
   app.register(
     async (api) => {
       api.addHook('onRequest', async (req) => {
+        const internal = req.headers[INTERNAL_TOKEN_HEADER];
+        if (ctx.internalToken && typeof internal === 'string' && safeEqual(internal, ctx.internalToken)) {
+          const customer = req.headers[INTERNAL_CUSTOMER_HEADER];
+          if (typeof customer === 'string' && customer) {
+            req.customerId = customer;
+            return;
+          }
+        }
         const token = requestToken(req);
         if (!token) {
           throw new ApiError(401, 'AUTHENTICATION_REQUIRED', 'send an access key as Authorization: Bearer <key> or ?accesskey=<key>');

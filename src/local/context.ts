@@ -7,6 +7,11 @@ export interface LocalContext {
   logger: Logger;
   /** Credits charged per chargeable operation. */
   prices: Prices;
+  /**
+   * A per-process secret that lets this process's own parts (the tool executor, MCP over the
+   * in-process fetch) act as a customer without an access key. It never leaves the process.
+   */
+  internalToken?: string;
   /** The call engine, when one runs calls (flows, media); without it calls are only stored. */
   engine?: CallEngine;
 }

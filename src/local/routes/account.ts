@@ -48,7 +48,7 @@ export function registerAccountRoutes(api: FastifyInstance, ctx: LocalContext): 
   });
 
   api.post('/accesskeys', async (req) => {
-    const body = parseBody(AccesskeyCreate, req.body ?? {});
+    const body = parseBody(AccesskeyCreate, req.body === undefined ? {} : req.body);
     const { row, token } = await createAccessKey(store, req.customerId, { name: body.name, detail: body.detail, expireSec: body.expire });
     return publicKey(row, token);
   });

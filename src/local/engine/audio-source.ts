@@ -1,0 +1,84 @@
+import { Framer } from '../../../streams/audio/framer.js';
+import { FRAME_SAMPLES } from './media-clock.js';
+
+/** Most audio a source may hold ahead of playback (a sender faster than real time is capped). */
+export const MAX_SOURCE_BUFFER_SAMPLES = 8000 * 120;
+
+/**
+ * Audio played into a call (talk, a media-stream client's injection, a bridged peer, an agent).
+ * Producers push 8 kHz samples of any chunk size; the call's mixer pulls one 20 ms frame per
+ * tick, so the audio is heard in real time and `clear()` drops whatever was not played yet.
+ */
+export class AudioSource {
+  readonly name: string;
+  private readonly framer = new Framer<Int16Array>({ sampleRateHz: 8000, frameMs: 20 });
+  private ended = false;
+  private playedSamples = 0;
+  private droppedSamples = 0;
+  private finishWaiters: (() => void)[] = [];
+
+  constructor(name: string) {
+    this.name = name;
+  }
+
+  /** Queues samples; returns false (and drops them) when the buffer is full. */
+  push(samples: Int16Array): boolean {
+    if (this.framer.bufferedSamples + samples.length > MAX_SOURCE_BUFFER_SAMPLES) {
+      this.droppedSamples += samples.length;
+      return false;
+    }
+    this.framer.push(samples);
+    return true;
+  }
+
+  /** Marks the end of the audio: the last partial frame is padded and played, then `finished` resolves. */
+  end(): void {
+    this.ended = true;
+  }
+
+  /** Drops everything not yet played; returns the dropped duration in ms. */
+  clear(): number {
+    const ms = (this.framer.bufferedSamples / 8000) * 1000;
+    this.framer.clear();
+    this.resolveIfDone();
+    return ms;
+  }
+
+  get bufferedMs(): number {
+    return (this.framer.bufferedSamples / 8000) * 1000;
+  }
+
+  get playedMs(): number {
+    return (this.playedSamples / 8000) * 1000;
+  }
+
+  /** Resolves when the source has ended and everything queued was played (or cleared). */
+  finished(): Promise<void> {
+    if (this.ended && this.framer.bufferedSamples === 0) return Promise.resolve();
+    return new Promise((resolve) => this.finishWaiters.push(resolve));
+  }
+
+  /**
+   * Adds this source's next frame into `mix` (Int32 accumulator). Called by the mixer once per
+   * tick. Returns true when it contributed audio.
+   */
+  mixInto(mix: Int32Array): boolean {
+    let frame = this.framer.nextFrame();
+    if (!frame && this.ended && this.framer.bufferedSamples > 0) frame = this.framer.flush();
+    if (!frame) {
+      this.resolveIfDone();
+      return false;
+    }
+    for (let i = 0; i < FRAME_SAMPLES; i++) mix[i] += frame[i]!;
+    this.playedSamples += FRAME_SAMPLES;
+    if (this.framer.bufferedSamples === 0) this.resolveIfDone();
+    return true;
+  }
+
+  private resolveIfDone(): void {
+    if (!this.ended || this.framer.bufferedSamples > 0 || this.finishWaiters.length === 0) return;
+    const waiters = this.finishWaiters;
+    this.finishWaiters = [];
+    for (const w of waiters) w();
+  }
+}

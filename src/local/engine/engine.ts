@@ -1,0 +1,373 @@
+import type { Row } from '../../../db/store.js';
+import type { CallEngine, LocalContext } from '../context.js';
+import { newId } from '../../util/ids.js';
+import { TM_NEVER, nowTimestamp } from '../../util/time.js';
+import { normalizeE164 } from '../../../tools/e164.js';
+import { LiveCall } from './live-call.js';
+import type { HangupInfo, Party } from './live-call.js';
+import { MediaClock } from './media-clock.js';
+import { FlowRunner } from './flow-runner.js';
+import type { FastifyInstance } from 'fastify';
+import { VoipbinClient } from '../../client/client.js';
+import { IN_PROCESS_BASE_URL, createInProcessFetch } from '../in-process-fetch.js';
+import type { AgentFactory } from '../../../streams/agents/agent.js';
+
+/** A registered local phone (softphone) that can ring and carry one call at a time. */
+export interface PhoneEndpoint extends Party {
+  readonly customerId: string;
+  /** The address it answers: `tel:+15551234567` or `extension:<customerId>:<name>`. */
+  readonly addressKey: string;
+  /** An incoming call rings this phone. */
+  ring(call: Row): void;
+  /** The call this phone is on (ringing or talking), if any. */
+  currentCallId: string | undefined;
+}
+
+export interface EngineOptions {
+  /** How long a call rings before it ends as `noanswer` (default 30 s). */
+  ringTimeoutMs?: number;
+}
+
+/** `tel:+1555...` or `extension:<customer>:<name>`: the key phones register and calls route on. */
+export function addressKey(customerId: string, address: { type: string; target: string }): string | undefined {
+  if (address.type === 'tel') {
+    const n = normalizeE164(address.target);
+    return n ? `tel:${n}` : undefined;
+  }
+  if (address.type === 'extension') return `extension:${customerId}:${address.target}`;
+  return undefined;
+}
+
+/**
+ * The local VoIPBIN's call engine: rings local phones, carries call audio on one media clock,
+ * bridges calls and runs each answered call's flow as an activeflow.
+ */
+export class LocalCallEngine implements CallEngine {
+  readonly ctx: LocalContext;
+  readonly clock = new MediaClock();
+  private readonly live = new Map<string, LiveCall>();
+  private readonly phones = new Map<string, PhoneEndpoint>();
+  private readonly ringTimers = new Map<string, ReturnType<typeof setTimeout>>();
+  private readonly runners = new Map<string, FlowRunner>();
+  private readonly ringTimeoutMs: number;
+  private api: FastifyInstance | undefined;
+  private readonly clients = new Map<string, VoipbinClient>();
+  /**
+   * Creates the agent of an `ai_talk` / `ai` action. Unset until an agent is configured: such an
+   * action then ends its AI call with a clear reason and the flow goes on.
+   */
+  agentFactory: AgentFactory | undefined;
+  private readonly tickAll = () => {
+    for (const c of this.live.values()) c.tick();
+  };
+
+  constructor(ctx: LocalContext, opts: EngineOptions = {}) {
+    this.ctx = ctx;
+    this.ringTimeoutMs = opts.ringTimeoutMs ?? 30_000;
+    ctx.engine = this;
+  }
+
+  /** Gives the engine the local API, which the tool executor's REST client talks to in-process. */
+  attachApi(app: FastifyInstance): void {
+    this.api = app;
+  }
+
+  /** The one REST client, acting as `customerId` against the local API in this process. */
+  clientFor(customerId: string): VoipbinClient {
+    let c = this.clients.get(customerId);
+    if (!c) {
+      if (!this.api || !this.ctx.internalToken) throw new Error('the engine has no local API attached');
+      c = new VoipbinClient({
+        baseUrl: IN_PROCESS_BASE_URL,
+        accessKey: 'in-process',
+        fetch: createInProcessFetch(this.api, { customerId, internalToken: this.ctx.internalToken }),
+        maxRetries: 0,
+        logger: this.ctx.logger,
+      });
+      this.clients.set(customerId, c);
+    }
+    return c;
+  }
+
+  /** The live state of a call, if it is live. */
+  getLive(callId: string): LiveCall | undefined {
+    return this.live.get(callId);
+  }
+
+  get liveCount(): number {
+    return this.live.size;
+  }
+
+  // ---- phones
+
+  /** Registers a phone; false when another phone already holds that address. */
+  registerPhone(phone: PhoneEndpoint): boolean {
+    if (this.phones.has(phone.addressKey)) return false;
+    this.phones.set(phone.addressKey, phone);
+    return true;
+  }
+
+  unregisterPhone(phone: PhoneEndpoint): void {
+    if (this.phones.get(phone.addressKey) === phone) this.phones.delete(phone.addressKey);
+    if (phone.currentCallId) {
+      const call = this.live.get(phone.currentCallId);
+      if (call && call.party === phone) void this.endCall(call, { by: 'remote', reason: call.answered ? 'normal' : 'cancel' });
+    }
+  }
+
+  findPhone(key: string | undefined): PhoneEndpoint | undefined {
+    return key ? this.phones.get(key) : undefined;
+  }
+
+  // ---- CallEngine (the API's seam)
+
+  callCreated(call: Row, variables: Record<string, string>): void {
+    void this.dialOut(call, variables).catch((err) => this.ctx.logger.error('dial failed', { call_id: call.id, error: String(err) }));
+  }
+
+  async hangupCall(call: Row): Promise<Row> {
+    const live = this.live.get(call.id);
+    if (!live) return this.storeHangup(call, { by: 'local', reason: 'normal' });
+    await this.endCall(live, { by: 'local', reason: live.answered ? 'normal' : 'cancel' });
+    return live.row;
+  }
+
+  async stopActiveflow(activeflow: Row): Promise<Row> {
+    const runner = this.runners.get(activeflow.id);
+    if (runner) {
+      await runner.stop('stopped by request');
+      return runner.activeflow;
+    }
+    const now = nowTimestamp();
+    return this.ctx.store.activeflows.update({ ...activeflow, status: 'ended', tm_update: now });
+  }
+
+  // ---- call lifecycle
+
+  /** Makes a call live: on the media clock, tracked until it ends. */
+  private track(live: LiveCall): void {
+    this.live.set(live.id, live);
+    if (this.live.size === 1) this.clock.add(this.tickAll);
+  }
+
+  private untrack(live: LiveCall): void {
+    this.live.delete(live.id);
+    if (this.live.size === 0) this.clock.remove(this.tickAll);
+  }
+
+  /** An outgoing call from POST /calls (or a flow's connect): ring the destination's phone. */
+  async dialOut(call: Row, variables: Record<string, string> = {}, opts: { runFlow?: boolean } = {}): Promise<LiveCall> {
+    const destination = call.destination as { type: string; target: string };
+    const phone = this.findPhone(addressKey(call.customer_id, destination));
+    const live = new LiveCall(call);
+    this.track(live);
+    if (!phone) {
+      // VoIPBIN reports an unreachable destination as a hangup with reason "failed".
+      await this.endCall(live, { by: 'remote', reason: 'failed' });
+      return live;
+    }
+    if (phone.currentCallId) {
+      await this.endCall(live, { by: 'remote', reason: 'busy' });
+      return live;
+    }
+    live.party = phone;
+    phone.currentCallId = call.id;
+    await this.updateCall(live, { status: 'ringing', tm_ringing: nowTimestamp() });
+    if (opts.runFlow !== false) {
+      live.onAnswered = () => this.startFlow(live, variables);
+    }
+    this.ringTimers.set(
+      call.id,
+      setTimeout(() => {
+        if (!live.answered && !live.ended) void this.endCall(live, { by: 'remote', reason: 'noanswer' });
+      }, this.ringTimeoutMs),
+    );
+    phone.ring(live.row);
+    return live;
+  }
+
+  /**
+   * A call placed by a phone (or a carrier stream) to a local address. A number with a
+   * `call_flow_id` runs that flow; otherwise a phone registered at the address rings.
+   */
+  async placeInbound(from: Party & { currentCallId?: string }, source: { type: string; target: string }, to: string, callerCustomerId?: string): Promise<LiveCall> {
+    const number = normalizeE164(to);
+    const numberRow = number ? (await this.ctx.store.numbers.findBy('number', number))[0] : undefined;
+    const customerId = numberRow?.customer_id ?? callerCustomerId ?? '';
+    const now = nowTimestamp();
+    const destination = { type: number ? 'tel' : 'extension', target: number ?? to, target_name: '', name: '', detail: '' };
+    const row: Row = {
+      ...this.baseCallRow(customerId, { type: source.type, target: source.target, target_name: '', name: '', detail: '' }, destination),
+      direction: 'incoming',
+      status: 'ringing',
+      flow_id: (numberRow?.call_flow_id as string) ?? '',
+      tm_ringing: now,
+    };
+    const live = new LiveCall(row, from);
+    from.currentCallId = row.id;
+    if (!customerId) {
+      this.track(live);
+      await this.endCall(live, { by: 'remote', reason: 'failed' });
+      return live;
+    }
+    await this.ctx.store.calls.insert(row);
+    this.track(live);
+    if (numberRow?.call_flow_id) {
+      // The flow decides when to answer (its `answer` action, or the first media action).
+      this.startFlow(live, {});
+      return live;
+    }
+    const phone = this.findPhone(addressKey(customerId, destination));
+    if (!phone || phone === from) {
+      await this.endCall(live, { by: 'remote', reason: 'failed' });
+      return live;
+    }
+    // Direct phone-to-phone: ring the callee on its own leg and bridge the two when it answers.
+    const outRow: Row = { ...this.baseCallRow(customerId, row.source, destination), master_call_id: row.id };
+    await this.ctx.store.calls.insert(outRow);
+    await this.updateCall(live, { chained_call_ids: [outRow.id] });
+    const out = await this.dialOut(outRow, {}, { runFlow: false }).catch(() => undefined);
+    if (!out || out.ended) {
+      await this.endCall(live, { by: 'remote', reason: (out?.row.hangup_reason as HangupInfo['reason']) || 'failed' });
+      return live;
+    }
+    out.onAnswered = () => {
+      void this.answer(live).then(() => this.bridge(live, out));
+    };
+    out.onEnd((info) => {
+      if (!live.ended) void this.endCall(live, { by: 'remote', reason: out.answered ? 'normal' : info.reason || 'failed' });
+    });
+    live.onEnd(() => {
+      if (!out.ended) void this.endCall(out, { by: 'remote', reason: out.answered ? 'normal' : 'cancel' });
+    });
+    return live;
+  }
+
+  /** A call row with VoIPBIN's fields, for calls the engine creates itself. */
+  baseCallRow(customerId: string, source: unknown, destination: unknown): Row {
+    return {
+      id: newId(),
+      customer_id: customerId,
+      owner_type: '',
+      owner_id: '',
+      flow_id: '',
+      activeflow_id: '',
+      type: 'flow',
+      master_call_id: '',
+      chained_call_ids: [],
+      recording_id: '',
+      recording_ids: [],
+      groupcall_id: '',
+      source,
+      destination,
+      status: 'dialing',
+      action: { id: '00000000-0000-0000-0000-000000000000', next_id: '', type: '', option: {} },
+      direction: 'outgoing',
+      mute_direction: '',
+      hangup_by: '',
+      hangup_reason: '',
+      metadata: {},
+      tm_progressing: TM_NEVER,
+      tm_ringing: TM_NEVER,
+      tm_hangup: TM_NEVER,
+      tm_create: nowTimestamp(),
+      tm_update: TM_NEVER,
+      tm_delete: TM_NEVER,
+    };
+  }
+
+  /** The party picked up (a phone answering an outgoing call). */
+  async partyAnswered(callId: string): Promise<void> {
+    const live = this.live.get(callId);
+    if (!live || live.ended || live.answered) return;
+    await this.answer(live);
+    live.onAnswered?.();
+  }
+
+  /** Answers a call: status `progressing`, audio starts flowing. Idempotent. */
+  async answer(live: LiveCall): Promise<void> {
+    if (live.answered || live.ended) return;
+    const timer = this.ringTimers.get(live.id);
+    if (timer) clearTimeout(timer);
+    this.ringTimers.delete(live.id);
+    live.answered = true;
+    await this.updateCall(live, { status: 'progressing', tm_progressing: nowTimestamp() });
+    live.party?.answered?.(live.id);
+  }
+
+  /** Connects the audio of two answered calls both ways. */
+  bridge(a: LiveCall, b: LiveCall): void {
+    const toB = b.addSource(`bridge:${a.id}`);
+    const toA = a.addSource(`bridge:${b.id}`);
+    const untapA = a.tap((f) => toB.push(f));
+    const untapB = b.tap((f) => toA.push(f));
+    a.peer = b;
+    b.peer = a;
+    const unbridge = () => {
+      untapA();
+      untapB();
+      a.removeSource(toA);
+      b.removeSource(toB);
+      a.peer = undefined;
+      b.peer = undefined;
+    };
+    a.onEnd(unbridge);
+    b.onEnd(unbridge);
+  }
+
+  /** Starts the call's flow as an activeflow. */
+  startFlow(live: LiveCall, variables: Record<string, string>): FlowRunner | undefined {
+    if (!live.row.flow_id) return undefined;
+    const runner = new FlowRunner(this, live, variables);
+    live.onEnd(() => void runner.stop('call ended'));
+    void runner.start().then(
+      () => this.runners.set(runner.activeflow.id, runner),
+      (err) => this.ctx.logger.error('flow failed to start', { call_id: live.id, error: String(err) }),
+    );
+    runner.onDone(() => {
+      this.runners.delete(runner.activeflow.id);
+      // On VoIPBIN a call ends with its flow.
+      if (!live.ended) void this.endCall(live, { by: 'local', reason: 'normal' });
+    });
+    return runner;
+  }
+
+  /** The runner of a live activeflow (tools act on it). */
+  getRunner(activeflowId: string): FlowRunner | undefined {
+    return this.runners.get(activeflowId);
+  }
+
+  /** Ends a live call: stores the hangup, tells the party, releases its media. Idempotent. */
+  async endCall(live: LiveCall, info: HangupInfo): Promise<void> {
+    if (live.ended) return;
+    const timer = this.ringTimers.get(live.id);
+    if (timer) clearTimeout(timer);
+    this.ringTimers.delete(live.id);
+    live.markEnded(info);
+    this.untrack(live);
+    const party = live.party as (Party & { currentCallId?: string }) | undefined;
+    if (party && party.currentCallId === live.id) party.currentCallId = undefined;
+    party?.ended(live.id, info.reason || 'normal');
+    if (live.row.customer_id && (await this.ctx.store.calls.getById(live.id))) {
+      live.row = await this.storeHangup(live.row, info);
+    }
+  }
+
+  private async storeHangup(call: Row, info: HangupInfo): Promise<Row> {
+    const now = nowTimestamp();
+    return this.ctx.store.calls.update({ ...call, status: 'hangup', hangup_by: info.by, hangup_reason: info.reason, tm_hangup: now, tm_update: now });
+  }
+
+  /** Applies a change to the live call's row and stores it. */
+  async updateCall(live: LiveCall, patch: Partial<Row>): Promise<void> {
+    live.row = { ...live.row, ...patch, tm_update: nowTimestamp() };
+    if (await this.ctx.store.calls.getById(live.id)) await this.ctx.store.calls.update(live.row);
+  }
+
+  /** Ends every live call (server shutdown). */
+  async shutdown(): Promise<void> {
+    for (const live of [...this.live.values()]) await this.endCall(live, { by: 'local', reason: 'normal' });
+    for (const t of this.ringTimers.values()) clearTimeout(t);
+    this.ringTimers.clear();
+  }
+}

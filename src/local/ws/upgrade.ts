@@ -1,0 +1,106 @@
+import type { IncomingMessage, Server } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { randomBytes } from 'node:crypto';
+import { WebSocketServer } from 'ws';
+import type { WebSocket } from 'ws';
+import { ApiError } from '../../api/errors.js';
+import type { LocalContext } from '../context.js';
+import { authenticate } from '../customers.js';
+import { redact } from '../../util/logger.js';
+
+/** Largest WebSocket message any local socket accepts (20 ms of audio is 320 bytes). */
+export const MAX_WS_MESSAGE_BYTES = 64 * 1024;
+
+/** What a WebSocket route gets once the upgrade is accepted. */
+export interface UpgradeContext {
+  req: IncomingMessage;
+  url: URL;
+  params: Record<string, string>;
+  /** The authenticated customer, when the route requires auth. */
+  customerId: string;
+}
+
+export interface WsRoute {
+  /** Path pattern with `:name` parameters, e.g. `/v1.0/calls/:id/media_stream`. */
+  path: string;
+  /** Whether an access key is required at the HTTP upgrade (carrier streams authenticate later). */
+  auth: boolean;
+  /** Checks before the upgrade; throw ApiError to answer with VoIPBIN's envelope instead. */
+  accept?: (ctx: UpgradeContext) => Promise<void> | void;
+  onConnection: (ws: WebSocket, ctx: UpgradeContext) => void;
+}
+
+function compile(path: string): { re: RegExp; names: string[] } {
+  const names: string[] = [];
+  const re = new RegExp(
+    '^' + path.replace(/\/:([a-zA-Z_]+)/g, (_, n: string) => (names.push(n), '/([^/]+)')) + '/?$',
+  );
+  return { re, names };
+}
+
+/** The bearer token, `?accesskey=` or `?token=` of an upgrade request. */
+export function upgradeToken(req: IncomingMessage, url: URL): string | undefined {
+  const auth = req.headers.authorization;
+  if (auth && /^Bearer\s+/i.test(auth)) return auth.replace(/^Bearer\s+/i, '').trim() || undefined;
+  return url.searchParams.get('accesskey') || url.searchParams.get('token') || undefined;
+}
+
+/** Answers an upgrade request with an HTTP error in VoIPBIN's envelope and closes the socket. */
+function reject(socket: Duplex, err: ApiError): void {
+  const body = JSON.stringify(err.toEnvelope('req_' + randomBytes(12).toString('hex')));
+  const text = `HTTP/1.1 ${err.httpStatus} ${err.reason}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`;
+  socket.end(text);
+}
+
+/**
+ * Routes HTTP upgrades of the server to WebSocket handlers by path. One `ws` server (noServer)
+ * serves every route; each route decides on auth and may refuse before the upgrade, so a client
+ * gets a real HTTP status and VoIPBIN's error envelope rather than a socket that closes at once.
+ */
+export function attachWebSocketRoutes(server: Server, ctx: LocalContext, routes: WsRoute[]): WebSocketServer {
+  const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_WS_MESSAGE_BYTES });
+  const compiled = routes.map((r) => ({ route: r, ...compile(r.path) }));
+  server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    void (async () => {
+      const url = new URL(req.url ?? '/', 'http://local');
+      const match = compiled.map((c) => ({ c, m: c.re.exec(url.pathname) })).find((x) => x.m);
+      if (!match) return reject(socket, new ApiError(404, 'ROUTE_NOT_FOUND', `no WebSocket endpoint at ${url.pathname}`));
+      const params: Record<string, string> = {};
+      match.c.names.forEach((n, i) => (params[n] = decodeURIComponent(match.m![i + 1]!)));
+      const uctx: UpgradeContext = { req, url, params, customerId: '' };
+      try {
+        if (match.c.route.auth) {
+          const token = upgradeToken(req, url);
+          if (!token) throw new ApiError(401, 'AUTHENTICATION_REQUIRED', 'send an access key as Authorization: Bearer <key> or ?accesskey=<key>');
+          const customerId = await authenticate(ctx.store, token);
+          if (!customerId) throw new ApiError(401, 'INVALID_CREDENTIALS', 'the access key is not valid');
+          uctx.customerId = customerId;
+        }
+        await match.c.route.accept?.(uctx);
+      } catch (err) {
+        if (err instanceof ApiError) return reject(socket, err);
+        ctx.logger.error('websocket upgrade failed', { path: redact(url.pathname), error: String(err) });
+        return reject(socket, new ApiError(500, 'INTERNAL', 'internal error'));
+      }
+      wss.handleUpgrade(req, socket, head, (ws) => {
+        ws.on('error', () => {
+          /* ws closes the socket itself with 1009/1002; nothing else to do */
+        });
+        try {
+          match.c.route.onConnection(ws, uctx);
+        } catch (err) {
+          ctx.logger.error('websocket handler failed', { path: redact(url.pathname), error: String(err) });
+          ws.close(1011, 'internal error');
+        }
+      });
+    })();
+  });
+  return wss;
+}
+
+/** Closes a socket with a reason trimmed to the protocol's 123-byte limit. */
+export function closeWith(ws: WebSocket, code: number, reason: string): void {
+  let r = reason;
+  while (Buffer.byteLength(r) > 123) r = r.slice(0, -1);
+  if (ws.readyState === ws.OPEN || ws.readyState === ws.CONNECTING) ws.close(code, r);
+}
