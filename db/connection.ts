@@ -1,19 +1,14 @@
 import Database from 'better-sqlite3';
-import { mkdirSync, readdirSync, readFileSync, existsSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { packageRoot } from '../src/util/paths.js';
 
 /** A better-sqlite3 connection (kept as a type alias so callers need not import the driver). */
 export type SqliteDatabase = Database.Database;
 
-const here = dirname(fileURLToPath(import.meta.url));
-
-/** Where the `.sql` migrations live, from source (tsx) and from the build output (dist/db). */
+/** Where the `.sql` migrations live (they are not compiled: dist/ reads them from db/). */
 function migrationsDir(): string {
-  for (const dir of [join(here, 'migrations'), join(here, '..', '..', 'db', 'migrations')]) {
-    if (existsSync(dir)) return dir;
-  }
-  throw new Error(`db migrations folder not found near ${here}`);
+  return join(packageRoot(), 'db', 'migrations');
 }
 
 /**

@@ -1,4 +1,6 @@
 import { z } from 'zod';
+import { join } from 'node:path';
+import { packageRoot } from './util/paths.js';
 
 /**
  * Environment → typed configuration. Every setting the process reads is here, so the README's
@@ -26,7 +28,7 @@ const optionalString = z
 const ConfigSchema = z.object({
   HOST: z.string().default('127.0.0.1'),
   PORT: z.coerce.number().int().min(0).max(65535).default(8080),
-  VOIPBIN_AI_DB: z.string().default('./data/voipbin-ai.db'),
+  VOIPBIN_AI_DB: optionalString,
   VOIPBIN_API_URL: optionalString,
   VOIPBIN_ACCESSKEY: optionalString,
   VOIPBIN_LOCAL_ACCESSKEY: optionalString,
@@ -99,7 +101,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   return {
     host: e.HOST,
     port: e.PORT,
-    dbPath: e.VOIPBIN_AI_DB,
+    dbPath: e.VOIPBIN_AI_DB ?? join(packageRoot(), 'data', 'voipbin-ai.db'),
     apiUrl: e.VOIPBIN_API_URL ?? (e.VOIPBIN_ACCESSKEY ? 'https://api.voipbin.net/v1.0' : undefined),
     accessKey: e.VOIPBIN_ACCESSKEY,
     localAccessKey: e.VOIPBIN_LOCAL_ACCESSKEY,

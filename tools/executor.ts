@@ -146,9 +146,11 @@ export async function executeToolCall(rt: ToolRuntime, call: AgentToolCall): Pro
   let runLlm = false;
   let after: (() => Promise<void>) | undefined;
   if (!isToolName(call.name)) {
-    result = fail(`unknown tool ${JSON.stringify(call.name)}`);
+    result = fail(`unknown tool ${JSON.stringify(call.name)}; the tools you can call are: ${rt.allowed.join(', ') || 'none'}`);
+    runLlm = true; // the model must hear that the action did not happen
   } else if (!rt.allowed.includes(call.name)) {
-    result = fail(`tool ${call.name} is not enabled for this AI (tool_names)`);
+    result = fail(`tool ${call.name} is not enabled for this AI (tool_names); the tools you can call are: ${rt.allowed.join(', ') || 'none'}`);
+    runLlm = true;
   } else {
     const parsed = parseToolArguments(call.name, call.arguments);
     if (!parsed.ok) {

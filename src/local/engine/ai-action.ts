@@ -198,7 +198,7 @@ export async function runAiAction(r: FlowRunner, a: FlowAction, signal: AbortSig
     const durationSec = Number(a.option.duration ?? 0);
     const timer = durationSec > 0 ? setTimeout(() => endAi('duration'), durationSec * 1000) : undefined;
     const offEnd = call.onEnd(() => endAi('hangup'));
-    const onAbort = () => endAi('flow stopped');
+    const onAbort = () => endAi(call.ended ? 'hangup' : 'flow stopped'); // a hangup stops the flow first
     signal.addEventListener('abort', onAbort, { once: true });
     await ended;
     if (timer) clearTimeout(timer);

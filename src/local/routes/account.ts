@@ -21,7 +21,7 @@ const CustomerUpdate = z.object({
 const AccesskeyCreate = z.object({
   name: z.string().optional(),
   detail: z.string().optional(),
-  expire: z.number().int().min(0, 'expire is a number of seconds').optional(),
+  expire: z.number().int().min(0, 'expire is a number of seconds').max(3_153_600_000, 'expire is at most 3153600000 seconds (100 years)').optional(),
 });
 const AccesskeyUpdate = z.object({ name: z.string().optional(), detail: z.string().optional() });
 

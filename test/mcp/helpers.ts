@@ -1,0 +1,102 @@
+import { expect } from 'vitest';
+import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import type { Store } from '../../db/store.js';
+import { newId } from '../../src/util/ids.js';
+import { TM_NEVER, nowTimestamp } from '../../src/util/time.js';
+
+/** A provider key that must never show up in a tool result or a log line. */
+export const CANARY = 'sk-canary-MCP-9f8e7d6c5b4a';
+
+/** The 19 tools of issue 3. */
+export const EXPECTED_TOOLS = [
+  'create_ai', 'list_ais', 'get_ai', 'update_ai', 'delete_ai',
+  'create_call', 'list_calls', 'get_call', 'hangup_call',
+  'list_aicalls', 'get_aicall', 'terminate_aicall', 'get_aicall_messages',
+  'send_message', 'send_email',
+  'create_ai_summary', 'get_ai_summary', 'list_ai_summaries',
+  'list_numbers',
+].sort();
+
+/** Calls tools and remembers every result (to search them all for secrets at the end). */
+export function toolCaller(client: Client, seen: unknown[]) {
+  return async (name: string, args: Record<string, unknown> = {}): Promise<CallToolResult & { structuredContent?: any }> => {
+    const r = (await client.callTool({ name, arguments: args })) as CallToolResult;
+    seen.push(r);
+    return r as CallToolResult & { structuredContent?: any };
+  };
+}
+
+/** The text of an `isError` result. */
+export function errorText(r: CallToolResult): string {
+  expect(r.isError).toBe(true);
+  return r.content.map((c) => (c.type === 'text' ? c.text : '')).join('\n');
+}
+
+/** The parsed `{error}` JSON of an `isError` result. */
+export function errorInfo(r: CallToolResult): { status?: number; reason: string; message: string; next_step: string } {
+  expect(r.isError).toBe(true);
+  const json = r.content.find((c) => c.type === 'text' && c.text.startsWith('{"error"'));
+  return JSON.parse((json as { text: string }).text).error;
+}
+
+/** Asserts a successful result whose JSON text equals its structured content; returns it. */
+export function ok(r: CallToolResult & { structuredContent?: any }): any {
+  if (r.isError) throw new Error(`tool failed: ${errorText(r)}`);
+  expect(r.structuredContent).toBeDefined();
+  const text = r.content.find((c) => c.type === 'text') as { text: string };
+  expect(JSON.parse(text.text)).toEqual(r.structuredContent);
+  return r.structuredContent;
+}
+
+/** Stores an AI call with transcript messages directly (there is no API to start one outside a flow). */
+export async function seedAicall(
+  store: Store,
+  customerId: string,
+  opts: { aiId?: string; callId?: string; messages: Array<{ role: string; content: string; tool_calls?: unknown[]; tool_call_id?: string }> },
+): Promise<string> {
+  const id = newId();
+  await store.aicalls.insert({
+    id,
+    customer_id: customerId,
+    assistance_type: 'ai',
+    assistance_id: opts.aiId ?? '',
+    ai_engine_model: 'openai.gpt-4o',
+    ai_tts_type: 'openai',
+    ai_tts_voice_id: 'alloy',
+    ai_stt_type: 'deepgram',
+    ai_vad_config: {},
+    ai_smart_turn_enabled: false,
+    parameter: {},
+    activeflow_id: '',
+    reference_type: 'call',
+    reference_id: opts.callId ?? newId(),
+    confbridge_id: '',
+    current_member_id: '',
+    status: 'progressing',
+    stt_language: 'en-US',
+    metadata: {},
+    tm_end: TM_NEVER,
+    tm_create: nowTimestamp(),
+    tm_update: TM_NEVER,
+    tm_delete: TM_NEVER,
+  });
+  for (const m of opts.messages) {
+    await store.aimessages.insert({
+      id: newId(),
+      customer_id: customerId,
+      aicall_id: id,
+      activeflow_id: '',
+      active_ai_id: opts.aiId ?? '',
+      role: m.role,
+      content: m.content,
+      direction: m.role === 'assistant' ? 'outgoing' : 'incoming',
+      tool_calls: m.tool_calls ?? [],
+      tool_call_id: m.tool_call_id ?? '',
+      tm_create: nowTimestamp(),
+      tm_update: TM_NEVER,
+      tm_delete: TM_NEVER,
+    });
+  }
+  return id;
+}
