@@ -25,8 +25,12 @@ export interface FlowControl {
   stopService(): Promise<void>;
   /** Ends the flow and the call; nothing after it runs. */
   stopFlow(): Promise<void>;
-  /** Adds a `connect` action right after the AI action and ends the AI action. */
-  connect(source: ToolAddress, destinations: ToolAddress[]): Promise<void>;
+  /**
+   * Prepares the transfer: checks it can be done (else throws a {@link ToolFailure}) and returns
+   * the step that adds a `connect` action right after the AI action and ends the AI action, run
+   * once the tool result is stored.
+   */
+  connect(source: ToolAddress, destinations: ToolAddress[]): Promise<() => Promise<void>>;
   /** Stops media a previous action is playing (the AI keeps talking). */
   stopMedia(): Promise<void>;
   /** The call's own number and address, the defaults of send_message / connect_call. */
@@ -59,11 +63,8 @@ const HANDLERS: { [N in ToolName]: Handler<N> } = {
   async connect_call(rt, args) {
     const source = (args.source as ToolAddress | undefined) ?? rt.flow.callSource();
     const destinations = args.destinations as ToolAddress[];
-    return {
-      message: `connecting to ${destinations.map((d) => d.target).join(', ')}`,
-      resource_type: 'call',
-      after: () => rt.flow.connect(source, destinations),
-    };
+    const transfer = await rt.flow.connect(source, destinations);
+    return { message: `connecting to ${destinations.map((d) => d.target).join(', ')}`, resource_type: 'call', after: transfer };
   },
   async send_email(rt, args) {
     const email = await rt.client.emails.send({

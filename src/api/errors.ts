@@ -34,18 +34,21 @@ export class ApiError extends Error {
   readonly httpStatus: number;
   readonly reason: string;
   readonly headers: Record<string, string>;
+  /** Canonical status when it is not the HTTP code's default (409 ALREADY_EXISTS). */
+  private readonly statusOverride: string | undefined;
 
-  constructor(httpStatus: number, reason: string, message: string, headers: Record<string, string> = {}) {
+  constructor(httpStatus: number, reason: string, message: string, headers: Record<string, string> = {}, status?: string) {
     super(message);
     this.name = 'ApiError';
     this.httpStatus = httpStatus;
     this.reason = reason;
     this.headers = headers;
+    this.statusOverride = status;
   }
 
-  /** The canonical status string for this error's HTTP code. */
+  /** The canonical status string: the HTTP code's, unless the error names its own. */
   get status(): string {
-    return canonicalStatus(this.httpStatus);
+    return this.statusOverride ?? canonicalStatus(this.httpStatus);
   }
 
   toEnvelope(requestId: string): ErrorEnvelope {

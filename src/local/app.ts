@@ -51,6 +51,11 @@ export function createLocalApi(ctx: LocalContext): FastifyInstance {
     genReqId: newRequestId,
     // VoIPBIN ids and paths are case-sensitive; keep trailing-slash variants working.
     routerOptions: { ignoreTrailingSlash: true },
+    // Errors Fastify answers itself (a malformed URL) bypass the error handler and onSend.
+    frameworkErrors: (_err, req, reply) => {
+      reply.header('x-request-id', req.id);
+      sendError(reply, req, new ApiError(400, 'INVALID_ARGUMENT', 'the request URL is not valid (malformed percent-encoding)'));
+    },
   });
   app.decorateRequest('customerId', '');
 

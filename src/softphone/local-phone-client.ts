@@ -17,7 +17,7 @@ export interface LocalPhoneEvents {
  */
 export class LocalPhoneClient extends EventEmitter<LocalPhoneEvents> {
   private readonly ws: WebSocket;
-  private readonly out = Buffer.alloc(320);
+  private readonly out = Buffer.alloc(4096);
 
   private constructor(ws: WebSocket) {
     super();
@@ -64,10 +64,11 @@ export class LocalPhoneClient extends EventEmitter<LocalPhoneEvents> {
     if (this.ws.readyState === this.ws.OPEN) this.ws.send(JSON.stringify(msg));
   }
 
-  /** Sends one frame of 8 kHz slin (normally 160 samples). */
+  /** Sends 8 kHz slin: normally one 20 ms frame (160 samples), at most 2048 samples a message. */
   sendAudio(samples: Int16Array): void {
     if (this.ws.readyState !== this.ws.OPEN) return;
-    const n = Math.min(samples.length, 160);
+    if (samples.length > 2048) throw new RangeError('send at most 2048 samples (256 ms) per message');
+    const n = samples.length;
     for (let i = 0; i < n; i++) this.out.writeInt16LE(samples[i]!, i * 2);
     // ws masks client frames into a new buffer, so reusing `out` is safe here.
     this.ws.send(this.out.subarray(0, n * 2), { binary: true });

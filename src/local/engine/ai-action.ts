@@ -6,7 +6,7 @@ import { executeToolCall } from '../../../tools/executor.js';
 import type { FlowControl, ToolAddress } from '../../../tools/executor.js';
 import { selectToolDefinitions, resolveToolNames } from '../../../tools/selection.js';
 import { DEFAULT_TTS_VOICE_IDS } from '../../catalog/ai.js';
-import { newId } from '../../util/ids.js';
+import { NIL_UUID, idOrNil, newId } from '../../util/ids.js';
 import { TM_NEVER, nowTimestamp } from '../../util/time.js';
 import { storeAimessage, terminateAicall } from '../routes/aicalls.js';
 import type { FlowAction, FlowRunner } from './flow-runner.js';
@@ -74,8 +74,10 @@ function localFlowControl(r: FlowRunner, endAi: (reason: string) => void, agentS
       await r.stop('stop_flow');
     },
     async connect(source, destinations) {
-      r.insertAfterCurrent([{ id: newId(), next_id: '', type: 'connect', option: { source, destinations } }]);
-      endAi('connect_call');
+      return async () => {
+        r.insertAfterCurrent([{ id: newId(), next_id: NIL_UUID, type: 'connect', option: { source, destinations } }]);
+        endAi('connect_call');
+      };
     },
     async stopMedia() {
       call.clearSources((s) => s.name !== agentSourceName);
@@ -109,7 +111,7 @@ export async function runAiAction(r: FlowRunner, a: FlowAction, signal: AbortSig
     id: newId(),
     customer_id: call.row.customer_id,
     assistance_type: 'ai',
-    assistance_id: config.ai_id,
+    assistance_id: idOrNil(config.ai_id),
     ai_engine_model: config.engine_model,
     ai_tts_type: config.tts_type,
     ai_tts_voice_id: config.tts_voice_id,
@@ -120,8 +122,8 @@ export async function runAiAction(r: FlowRunner, a: FlowAction, signal: AbortSig
     activeflow_id: r.activeflow.id,
     reference_type: 'call',
     reference_id: call.id,
-    confbridge_id: '',
-    current_member_id: '',
+    confbridge_id: NIL_UUID,
+    current_member_id: NIL_UUID,
     status: 'initiating',
     stt_language: config.stt_language,
     metadata: {},

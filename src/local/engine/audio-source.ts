@@ -1,6 +1,13 @@
 import { Framer } from '../../../streams/audio/framer.js';
 import { FRAME_SAMPLES } from './media-clock.js';
 
+/**
+ * Frames a source holds before it starts (or resumes after running dry). Live audio (a phone,
+ * a bridged leg, a media-stream client) arrives with scheduling jitter; without this cushion a
+ * frame that lands a moment late becomes a 20 ms gap of silence.
+ */
+export const JITTER_FRAMES = 2;
+
 /** Most audio a source may hold ahead of playback (a sender faster than real time is capped). */
 export const MAX_SOURCE_BUFFER_SAMPLES = 8000 * 120;
 
@@ -16,6 +23,8 @@ export class AudioSource {
   private playedSamples = 0;
   private droppedSamples = 0;
   private finishWaiters: (() => void)[] = [];
+  /** True until the jitter cushion is filled (again). */
+  private starved = true;
 
   constructor(name: string) {
     this.name = name;
@@ -63,12 +72,15 @@ export class AudioSource {
    * tick. Returns true when it contributed audio.
    */
   mixInto(mix: Int32Array): boolean {
+    if (this.starved && !this.ended && this.framer.bufferedSamples < JITTER_FRAMES * FRAME_SAMPLES) return false;
     let frame = this.framer.nextFrame();
     if (!frame && this.ended && this.framer.bufferedSamples > 0) frame = this.framer.flush();
     if (!frame) {
+      this.starved = true;
       this.resolveIfDone();
       return false;
     }
+    this.starved = false;
     for (let i = 0; i < FRAME_SAMPLES; i++) mix[i] += frame[i]!;
     this.playedSamples += FRAME_SAMPLES;
     if (this.framer.bufferedSamples === 0) this.resolveIfDone();

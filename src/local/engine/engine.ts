@@ -1,7 +1,8 @@
 import type { Row } from '../../../db/store.js';
 import type { CallEngine, LocalContext } from '../context.js';
-import { newId } from '../../util/ids.js';
-import { TM_NEVER, nowTimestamp } from '../../util/time.js';
+import { hasId, idOrNil } from '../../util/ids.js';
+import { nowTimestamp } from '../../util/time.js';
+import { newCallRow } from '../call-row.js';
 import { normalizeE164 } from '../../../tools/e164.js';
 import { LiveCall } from './live-call.js';
 import type { HangupInfo, Party } from './live-call.js';
@@ -200,7 +201,7 @@ export class LocalCallEngine implements CallEngine {
       ...this.baseCallRow(customerId, { type: source.type, target: source.target, target_name: '', name: '', detail: '' }, destination),
       direction: 'incoming',
       status: 'ringing',
-      flow_id: (numberRow?.call_flow_id as string) ?? '',
+      flow_id: idOrNil(numberRow?.call_flow_id),
       tm_ringing: now,
     };
     const live = new LiveCall(row, from);
@@ -212,7 +213,7 @@ export class LocalCallEngine implements CallEngine {
     }
     await this.ctx.store.calls.insert(row);
     this.track(live);
-    if (numberRow?.call_flow_id) {
+    if (hasId(numberRow?.call_flow_id)) {
       // The flow decides when to answer (its `answer` action, or the first media action).
       this.startFlow(live, {});
       return live;
@@ -245,35 +246,7 @@ export class LocalCallEngine implements CallEngine {
 
   /** A call row with VoIPBIN's fields, for calls the engine creates itself. */
   baseCallRow(customerId: string, source: unknown, destination: unknown): Row {
-    return {
-      id: newId(),
-      customer_id: customerId,
-      owner_type: '',
-      owner_id: '',
-      flow_id: '',
-      activeflow_id: '',
-      type: 'flow',
-      master_call_id: '',
-      chained_call_ids: [],
-      recording_id: '',
-      recording_ids: [],
-      groupcall_id: '',
-      source,
-      destination,
-      status: 'dialing',
-      action: { id: '00000000-0000-0000-0000-000000000000', next_id: '', type: '', option: {} },
-      direction: 'outgoing',
-      mute_direction: '',
-      hangup_by: '',
-      hangup_reason: '',
-      metadata: {},
-      tm_progressing: TM_NEVER,
-      tm_ringing: TM_NEVER,
-      tm_hangup: TM_NEVER,
-      tm_create: nowTimestamp(),
-      tm_update: TM_NEVER,
-      tm_delete: TM_NEVER,
-    };
+    return newCallRow(customerId, source, destination);
   }
 
   /** The party picked up (a phone answering an outgoing call). */
@@ -317,7 +290,7 @@ export class LocalCallEngine implements CallEngine {
 
   /** Starts the call's flow as an activeflow. */
   startFlow(live: LiveCall, variables: Record<string, string>): FlowRunner | undefined {
-    if (!live.row.flow_id) return undefined;
+    if (!hasId(live.row.flow_id)) return undefined;
     const runner = new FlowRunner(this, live, variables);
     live.onEnd(() => void runner.stop('call ended'));
     void runner.start().then(

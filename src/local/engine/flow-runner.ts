@@ -1,5 +1,5 @@
 import type { Row } from '../../../db/store.js';
-import { newId } from '../../util/ids.js';
+import { NIL_UUID, newId } from '../../util/ids.js';
 import { TM_NEVER, nowTimestamp } from '../../util/time.js';
 import type { LiveCall } from './live-call.js';
 import type { LocalCallEngine } from './engine.js';
@@ -50,12 +50,12 @@ export class FlowRunner {
       status: 'running',
       reference_type: 'call',
       reference_id: call.id,
-      reference_activeflow_id: '',
-      on_complete_flow_id: '',
+      reference_activeflow_id: NIL_UUID,
+      on_complete_flow_id: NIL_UUID,
       webhook_uri: '',
       webhook_method: '',
-      current_action: { id: '00000000-0000-0000-0000-000000000000', next_id: '', type: '', option: {} },
-      forward_action_id: '',
+      current_action: { id: NIL_UUID, next_id: NIL_UUID, type: '', option: {} },
+      forward_action_id: NIL_UUID,
       executed_actions: [],
       tm_create: now,
       tm_update: TM_NEVER,

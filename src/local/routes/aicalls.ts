@@ -4,7 +4,7 @@ import type { LocalContext } from '../context.js';
 import { listEnvelope, parsePaging } from '../paging.js';
 import { idParam, mustGet, parseBody, queryOf, uuidString } from './common.js';
 import { ApiError, invalidArgument, notFound } from '../../api/errors.js';
-import { isUuid, newId } from '../../util/ids.js';
+import { idOrNil, isUuid, newId } from '../../util/ids.js';
 import { TM_NEVER, nowTimestamp } from '../../util/time.js';
 import type { Row } from '../../../db/store.js';
 
@@ -47,8 +47,8 @@ export async function storeAimessage(
     id: newId(),
     customer_id: aicall.customer_id,
     aicall_id: aicall.id,
-    activeflow_id: (aicall.activeflow_id as string) ?? '',
-    active_ai_id: (aicall.assistance_id as string) ?? '',
+    activeflow_id: idOrNil(aicall.activeflow_id),
+    active_ai_id: idOrNil(aicall.assistance_id),
     role: m.role,
     content: m.content,
     direction: m.role === 'assistant' ? 'outgoing' : 'incoming',

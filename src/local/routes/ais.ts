@@ -6,7 +6,7 @@ import { idParam, mustGet, parseBody, queryOf } from './common.js';
 import { invalidArgument, notFound } from '../../api/errors.js';
 import { DEFAULT_TTS_VOICE_IDS, STT_TYPES, TTS_TYPES, VAD_RANGES, parseEngineModel } from '../../catalog/ai.js';
 import { TOOL_NAMES } from '../../../tools/types.js';
-import { newId } from '../../util/ids.js';
+import { NIL_UUID, idOrNil, newId } from '../../util/ids.js';
 import { TM_NEVER, nowTimestamp } from '../../util/time.js';
 import { registerSecret } from '../../util/logger.js';
 import type { Row } from '../../../db/store.js';
@@ -85,9 +85,9 @@ function buildAi(base: Partial<Row>, input: AiInput): Row {
     is_insight_active: false,
     engine_model: '',
     parameter: {},
-    rag_id: '',
+    rag_id: NIL_UUID,
     init_prompt: '',
-    current_prompt_history_id: '',
+    current_prompt_history_id: NIL_UUID,
     tts_type: '',
     tts_voice_id: '',
     stt_type: '',
@@ -102,13 +102,11 @@ function buildAi(base: Partial<Row>, input: AiInput): Row {
     tm_delete: TM_NEVER,
   };
   const ai: Row = { ...defaults, ...stripEngineKey(base), ...fields };
+  ai.rag_id = idOrNil(ai.rag_id);
   ai.type = fields.type || (base.type as string | undefined) || 'normal';
-  // An empty or omitted voice means "the TTS type's default voice".
-  ai.tts_voice_id =
-    fields.tts_voice_id ||
-    (base.tts_type === ttsType ? (base.tts_voice_id as string) : '') ||
-    DEFAULT_TTS_VOICE_IDS[ttsType] ||
-    '';
+  // An empty or omitted voice means "the TTS type's default voice" (an update that omits it has
+  // the stored voice merged in already).
+  ai.tts_voice_id = fields.tts_voice_id || DEFAULT_TTS_VOICE_IDS[ttsType] || '';
   ai.tm_create = base.tm_create ?? nowTimestamp();
   ai.tm_update = base.tm_create ? nowTimestamp() : TM_NEVER;
   ai.tm_delete = TM_NEVER;

@@ -4,7 +4,7 @@ import type { LocalContext } from '../context.js';
 import { listEnvelope, parsePaging } from '../paging.js';
 import { idParam, mustGet, parseBody, queryOf, uuidString } from './common.js';
 import { invalidArgument, notFound } from '../../api/errors.js';
-import { newId, isUuid } from '../../util/ids.js';
+import { NIL_UUID, idOrNil, newId, isUuid } from '../../util/ids.js';
 import { TM_NEVER, nowTimestamp } from '../../util/time.js';
 import type { Row } from '../../../db/store.js';
 
@@ -33,8 +33,8 @@ export function registerSummaryRoutes(api: FastifyInstance, ctx: LocalContext): 
     const row: Row = {
       id: newId(),
       customer_id: req.customerId,
-      activeflow_id: '',
-      on_end_flow_id: body.on_end_flow_id ?? '',
+      activeflow_id: NIL_UUID,
+      on_end_flow_id: idOrNil(body.on_end_flow_id),
       reference_type: body.reference_type,
       reference_id: refId,
       status: 'progressing',

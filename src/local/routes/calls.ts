@@ -5,7 +5,8 @@ import { listEnvelope, parsePaging } from '../paging.js';
 import { AddressSchema, idParam, mustGet, normalizeAddress, parseBody, queryOf, uuidString } from './common.js';
 import { conflict, notFound } from '../../api/errors.js';
 import { charge } from '../billing.js';
-import { newId } from '../../util/ids.js';
+import { idOrNil, newId } from '../../util/ids.js';
+import { newCallRow } from '../call-row.js';
 import { TM_NEVER, nowTimestamp } from '../../util/time.js';
 import type { Row } from '../../../db/store.js';
 
@@ -29,7 +30,7 @@ export type ActionInput = z.infer<typeof ActionSchema>;
 
 /** Actions as stored: each with an id and an option object. */
 export function normalizeActions(actions: ActionInput[]): Row['actions'] {
-  return actions.map((a) => ({ id: a.id ?? newId(), next_id: a.next_id ?? '', type: a.type, option: a.option ?? {} }));
+  return actions.map((a) => ({ id: a.id?.toLowerCase() ?? newId(), next_id: idOrNil(a.next_id), type: a.type, option: a.option ?? {} }));
 }
 
 const FlowBody = z.object({
@@ -66,7 +67,7 @@ export async function createFlow(
     detail: f.detail ?? '',
     actions: normalizeActions(f.actions),
     direct_hash: '',
-    on_complete_flow_id: f.on_complete_flow_id ?? '',
+    on_complete_flow_id: idOrNil(f.on_complete_flow_id),
     tm_create: nowTimestamp(),
     tm_update: TM_NEVER,
     tm_delete: TM_NEVER,
@@ -90,7 +91,7 @@ export function registerCallRoutes(api: FastifyInstance, ctx: LocalContext): voi
       name: body.name ?? flow.name,
       detail: body.detail ?? flow.detail,
       actions: normalizeActions(body.actions),
-      on_complete_flow_id: body.on_complete_flow_id ?? flow.on_complete_flow_id,
+      on_complete_flow_id: body.on_complete_flow_id === undefined ? flow.on_complete_flow_id : idOrNil(body.on_complete_flow_id),
       tm_update: nowTimestamp(),
     });
   });
@@ -115,33 +116,9 @@ export function registerCallRoutes(api: FastifyInstance, ctx: LocalContext): voi
     const calls: Row[] = [];
     for (const destination of body.destinations) {
       const call: Row = {
-        id: newId(),
-        customer_id: req.customerId,
-        owner_type: '',
-        owner_id: '',
+        ...newCallRow(req.customerId, normalizeAddress(body.source), normalizeAddress(destination)),
         flow_id: flowId,
-        activeflow_id: '',
-        type: 'flow',
-        master_call_id: '',
-        chained_call_ids: [],
-        recording_id: '',
-        recording_ids: [],
-        groupcall_id: '',
-        source: normalizeAddress(body.source),
-        destination: normalizeAddress(destination),
-        status: 'dialing',
-        action: { id: '00000000-0000-0000-0000-000000000000', next_id: '', type: 'answer', option: {} },
-        direction: 'outgoing',
-        mute_direction: '',
-        hangup_by: '',
-        hangup_reason: '',
         metadata: body.variables ? { variables: body.variables } : {},
-        tm_progressing: TM_NEVER,
-        tm_ringing: TM_NEVER,
-        tm_hangup: TM_NEVER,
-        tm_create: nowTimestamp(),
-        tm_update: TM_NEVER,
-        tm_delete: TM_NEVER,
       };
       calls.push(await store.calls.insert(call));
     }

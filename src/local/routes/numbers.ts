@@ -5,7 +5,7 @@ import { listEnvelope, parsePaging } from '../paging.js';
 import { idParam, mustGet, parseBody, queryOf } from './common.js';
 import { ApiError, invalidArgument, notFound } from '../../api/errors.js';
 import { normalizeE164 } from '../../../tools/e164.js';
-import { isUuid, newId } from '../../util/ids.js';
+import { hasId, idOrNil, isUuid, newId } from '../../util/ids.js';
 import { TM_NEVER, nowTimestamp } from '../../util/time.js';
 import type { Row } from '../../../db/store.js';
 
@@ -32,7 +32,7 @@ export function registerNumberRoutes(api: FastifyInstance, ctx: LocalContext): v
   const { store } = ctx;
 
   async function checkFlow(customerId: string, flowId: string | undefined, field: string): Promise<void> {
-    if (flowId && !(await store.flows.get(customerId, flowId.toLowerCase()))) {
+    if (hasId(flowId) && !(await store.flows.get(customerId, flowId.toLowerCase()))) {
       throw invalidArgument(`${field}: flow ${flowId} not found; create it with POST /flows first`);
     }
   }
@@ -42,7 +42,7 @@ export function registerNumberRoutes(api: FastifyInstance, ctx: LocalContext): v
     const number = normalizeE164(body.number);
     if (!number) throw invalidArgument(`number: ${JSON.stringify(body.number)} is not an E.164 phone number like +15551234567`);
     if ((await store.numbers.findBy('number', number)).length > 0) {
-      throw new ApiError(409, 'NUMBER_ALREADY_EXISTS', `number ${number} is already registered`);
+      throw new ApiError(409, 'NUMBER_ALREADY_EXISTS', `number ${number} is already registered`, {}, 'ALREADY_EXISTS');
     }
     await checkFlow(req.customerId, body.call_flow_id, 'call_flow_id');
     await checkFlow(req.customerId, body.message_flow_id, 'message_flow_id');
@@ -52,8 +52,8 @@ export function registerNumberRoutes(api: FastifyInstance, ctx: LocalContext): v
       customer_id: req.customerId,
       number,
       type: body.type ?? 'normal',
-      call_flow_id: body.call_flow_id?.toLowerCase() ?? '',
-      message_flow_id: body.message_flow_id?.toLowerCase() ?? '',
+      call_flow_id: idOrNil(body.call_flow_id),
+      message_flow_id: idOrNil(body.message_flow_id),
       name: body.name ?? '',
       detail: body.detail ?? '',
       status: 'active',
@@ -79,8 +79,8 @@ export function registerNumberRoutes(api: FastifyInstance, ctx: LocalContext): v
     await checkFlow(req.customerId, body.message_flow_id, 'message_flow_id');
     return store.numbers.update({
       ...row,
-      call_flow_id: body.call_flow_id?.toLowerCase() ?? row.call_flow_id,
-      message_flow_id: body.message_flow_id?.toLowerCase() ?? row.message_flow_id,
+      call_flow_id: body.call_flow_id === undefined ? row.call_flow_id : idOrNil(body.call_flow_id),
+      message_flow_id: body.message_flow_id === undefined ? row.message_flow_id : idOrNil(body.message_flow_id),
       name: body.name ?? row.name,
       detail: body.detail ?? row.detail,
       tm_update: nowTimestamp(),

@@ -95,6 +95,7 @@ class CarrierLeg implements Party {
     const from = ev.customParameters.from ?? `${this.protocol.name}:${ev.callSid}`;
     this.live = await this.engine.placeInbound(this, { type: from.startsWith('+') ? 'tel' : 'sip', target: from }, to, customerId);
     this.starting = false;
+    if (this.ws.readyState !== this.ws.OPEN && !this.live.ended) return this.engine.endCall(this.live, { by: 'remote', reason: 'cancel' });
     // The carrier has already answered its caller; a call that could not be routed ends here.
     if (this.live.ended) closeWith(this.ws, 1000, `call ended: ${this.live.row.hangup_reason as string}`);
   }

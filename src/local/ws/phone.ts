@@ -102,6 +102,7 @@ class PhoneConnection implements PhoneEndpoint {
         if (this.currentCallId) return this.send({ type: 'error', message: 'already on a call; hang up first' });
         if (typeof msg.to !== 'string' || !msg.to) return this.send({ type: 'error', message: 'dial needs "to": a local number like +15551234567 or an extension' });
         const live = await this.engine.placeInbound(this, this.address, msg.to, this.customerId);
+        if (this.ws.readyState !== this.ws.OPEN && !live.ended) return this.engine.endCall(live, { by: 'remote', reason: 'cancel' });
         if (!live.ended) this.send({ type: 'ringing', call_id: live.id });
         return;
       }
