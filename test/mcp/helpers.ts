@@ -2,6 +2,7 @@ import { expect } from 'vitest';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import type { Store } from '../../db/store.js';
+import { storeAimessage } from '../../src/local/routes/aicalls.js';
 import { newId } from '../../src/util/ids.js';
 import { TM_NEVER, nowTimestamp } from '../../src/util/time.js';
 
@@ -81,22 +82,7 @@ export async function seedAicall(
     tm_update: TM_NEVER,
     tm_delete: TM_NEVER,
   });
-  for (const m of opts.messages) {
-    await store.aimessages.insert({
-      id: newId(),
-      customer_id: customerId,
-      aicall_id: id,
-      activeflow_id: '',
-      active_ai_id: opts.aiId ?? '',
-      role: m.role,
-      content: m.content,
-      direction: m.role === 'assistant' ? 'outgoing' : 'incoming',
-      tool_calls: m.tool_calls ?? [],
-      tool_call_id: m.tool_call_id ?? '',
-      tm_create: nowTimestamp(),
-      tm_update: TM_NEVER,
-      tm_delete: TM_NEVER,
-    });
-  }
+  const aicall = (await store.aicalls.getById(id))!;
+  for (const m of opts.messages) await storeAimessage(store, aicall, m);
   return id;
 }

@@ -134,13 +134,13 @@ export async function runAiAction(r: FlowRunner, a: FlowAction, signal: AbortSig
   };
   await r.ctx.store.aicalls.insert(aicall);
   r.variables.set('voipbin.aicall.id', aicall.id);
-  if (config.init_prompt) await storeAimessage(r.ctx, aicall, { role: 'system', content: config.init_prompt });
+  if (config.init_prompt) await storeAimessage(r.ctx.store, aicall, { role: 'system', content: config.init_prompt });
 
   const factory = r.engine.agentFactory;
   if (!factory) {
     r.ctx.logger.warn(`${a.type}: ${NO_AGENT_REASON}`, { aicall_id: aicall.id });
     aicall = await r.ctx.store.aicalls.update({ ...aicall, metadata: { termination_reason: NO_AGENT_REASON } });
-    await storeAimessage(r.ctx, aicall, { role: 'notification', content: NO_AGENT_REASON });
+    await storeAimessage(r.ctx.store, aicall, { role: 'notification', content: NO_AGENT_REASON });
     await terminateAicall(r.ctx, aicall);
     return;
   }
@@ -175,7 +175,7 @@ export async function runAiAction(r: FlowRunner, a: FlowAction, signal: AbortSig
       return executeToolCall(rt, tc);
     },
     transcript(role, text) {
-      void storeAimessage(r.ctx, aicall, { role, content: text }).catch(() => undefined);
+      void storeAimessage(r.ctx.store, aicall, { role, content: text }).catch(() => undefined);
     },
     end(reason) {
       endAi(`agent: ${reason}`);

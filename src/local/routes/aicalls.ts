@@ -6,7 +6,7 @@ import { idParam, mustGet, parseBody, queryOf, uuidString } from './common.js';
 import { ApiError, invalidArgument, notFound } from '../../api/errors.js';
 import { idOrNil, isUuid, newId } from '../../util/ids.js';
 import { TM_NEVER, nowTimestamp } from '../../util/time.js';
-import type { Row } from '../../../db/store.js';
+import type { Row, Store } from '../../../db/store.js';
 
 const ROLES = ['system', 'user', 'assistant', 'function', 'tool', 'notification'] as const;
 
@@ -39,7 +39,7 @@ export async function terminateAicall(ctx: LocalContext, aicall: Row): Promise<R
 
 /** Builds and stores one AI call message. */
 export async function storeAimessage(
-  ctx: LocalContext,
+  store: Store,
   aicall: Row,
   m: { role: string; content: string; tool_calls?: unknown[]; tool_call_id?: string },
 ): Promise<Row> {
@@ -58,7 +58,7 @@ export async function storeAimessage(
     tm_update: TM_NEVER,
     tm_delete: TM_NEVER,
   };
-  return ctx.store.aimessages.insert(row);
+  return store.aimessages.insert(row);
 }
 
 /** `/aicalls` and `/aimessages`. */
@@ -102,7 +102,7 @@ export function registerAicallRoutes(api: FastifyInstance, ctx: LocalContext): v
   api.post('/aimessages', async (req) => {
     const body = parseBody(MessageCreate, req.body);
     const aicall = await mustGet(store.aicalls, req.customerId, body.aicall_id.toLowerCase(), 'AICALL_NOT_FOUND', 'aicall');
-    return storeAimessage(ctx, aicall, body);
+    return storeAimessage(store, aicall, body);
   });
 
   api.get('/aimessages/:id', async (req) => mustGet(store.aimessages, req.customerId, idParam(req), 'AIMESSAGE_NOT_FOUND', 'aimessage'));
