@@ -15,6 +15,11 @@ import type { FlowAction, FlowRunner } from './flow-runner.js';
 export const NO_AGENT_REASON =
   'no AI agent is configured on this local VoIPBIN yet (the built-in pipeline and external agents come in later releases); the AI call ended and the flow went on';
 
+/** The `voipbin.tts.<type>.voice_id` flow variable (VoIPBIN documents it for elevenlabs), if set. */
+function voiceOverride(r: FlowRunner, ttsType: string): string {
+  return r.variables.get(`voipbin.tts.${ttsType}.voice_id`) ?? '';
+}
+
 /** The AI configuration of an `ai_talk` / `ai` action: the referenced AI, or the inline options. */
 async function resolveConfig(r: FlowRunner, option: Record<string, unknown>): Promise<AgentConfig | { error: string }> {
   const customerId = r.call.row.customer_id;
@@ -28,7 +33,7 @@ async function resolveConfig(r: FlowRunner, option: Record<string, unknown>): Pr
       engine_key: (await r.ctx.store.ais.getSecret(customerId, ai.id)) ?? '',
       init_prompt: r.substitute(str(ai.init_prompt)),
       tts_type: str(ai.tts_type),
-      tts_voice_id: str(r.variables.get('voipbin.tts.elevenlabs.voice_id')) || str(ai.tts_voice_id),
+      tts_voice_id: voiceOverride(r, str(ai.tts_type)) || str(ai.tts_voice_id),
       stt_type: str(ai.stt_type),
       stt_language: str(ai.stt_language),
       language: str(option.language, str(ai.stt_language, 'en-US')),
@@ -44,7 +49,7 @@ async function resolveConfig(r: FlowRunner, option: Record<string, unknown>): Pr
     engine_key: str(option.engine_key),
     init_prompt: str(option.initial_prompt, str(option.init_prompt)),
     tts_type: ttsType,
-    tts_voice_id: str(r.variables.get('voipbin.tts.elevenlabs.voice_id')) || str(option.tts_voice_id) || DEFAULT_TTS_VOICE_IDS[ttsType] || '',
+    tts_voice_id: voiceOverride(r, ttsType) || str(option.tts_voice_id) || DEFAULT_TTS_VOICE_IDS[ttsType] || '',
     stt_type: str(option.stt_type, 'deepgram'),
     stt_language: str(option.language, 'en-US'),
     language: str(option.language, 'en-US'),
