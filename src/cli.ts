@@ -4,10 +4,8 @@ import { startServer } from './server.js';
 import { SqliteStore } from '../db/sqlite-store.js';
 import { createCustomer } from './local/customers.js';
 import { runToolsCommand } from '../tools/cli.js';
-// --- mcp (issue 3) ---
 import { runMcpStdio } from './mcp/stdio.js';
 import { MCP_PATH, registerMcpHttp } from './mcp/http.js';
-// --- end mcp ---
 import { runCallCommand } from './softphone/call-command.js';
 
 const HELP = `voipbin-ai: phone-call AI voice agents on VoIPBIN
@@ -27,17 +25,18 @@ Environment: see README.md (HOST, PORT, VOIPBIN_AI_DB, VOIPBIN_API_URL, VOIPBIN_
 
 async function serve(): Promise<number> {
   const config = loadConfig();
-  // --- mcp (issue 3): Streamable HTTP at /mcp on the same app ---
+  // MCP over Streamable HTTP is served at /mcp of the same app.
   const server = await startServer(config, { extend: (app, ctx) => registerMcpHttp(app, ctx, config) });
-  // --- end mcp ---
-  const out = process.stdout;
+    const out = process.stdout;
   out.write(`voipbin-ai: local VoIPBIN API at ${server.url}/v1.0 (database ${config.dbPath})\n`);
   out.write(`voipbin-ai: MCP (Streamable HTTP) at ${server.url}${MCP_PATH} (Authorization: Bearer <access key or MCP_HTTP_TOKEN>)\n`);
   if (server.newLocalKey) {
     out.write(`voipbin-ai: local access key (shown once, only its hash is stored): ${server.newLocalKey}\n`);
     out.write(`voipbin-ai: try: curl -H "Authorization: Bearer ${server.newLocalKey}" ${server.url}/v1.0/ais\n`);
   } else {
-    out.write('voipbin-ai: the local access key was printed when it was created (or set VOIPBIN_LOCAL_ACCESSKEY)\n');
+    out.write(
+      'voipbin-ai: the local access key was printed at first start; lost it? restart with VOIPBIN_LOCAL_ACCESSKEY=<a key of your choice> to add that key\n',
+    );
   }
   await new Promise<void>((resolve) => {
     const stop = (signal: string) => {
@@ -94,10 +93,8 @@ export async function main(argv: string[]): Promise<number> {
       return customers(rest);
     case 'tools':
       return tools(rest);
-    // --- mcp (issue 3) ---
     case 'mcp':
       return runMcpStdio();
-    // --- end mcp ---
     case 'call':
       return runCallCommand(rest, {
         env: process.env,

@@ -15,6 +15,7 @@ import type { WsRoute } from './local/ws/upgrade.js';
 import { phoneRoute } from './local/ws/phone.js';
 import { mediaStreamRoute } from './local/ws/media-stream.js';
 import { carrierRoute } from './local/ws/carrier.js';
+import { ttsProviderFromEnv } from './providers/tts/index.js';
 import type { Logger } from './util/logger.js';
 
 /** A running `voipbin-ai serve`. */
@@ -65,7 +66,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
     });
     localCustomerId = local.customerId;
     newLocalKey = local.newToken;
-    const engine = new LocalCallEngine(ctx, opts.engine);
+    const engine = new LocalCallEngine(ctx, { ...opts.engine, tts: opts.engine?.tts ?? ttsProviderFromEnv(process.env) });
     const app = createLocalApi(ctx);
     engine.attachApi(app);
     const wss = attachWebSocketRoutes(app.server, ctx, [

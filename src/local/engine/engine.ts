@@ -12,6 +12,7 @@ import type { FastifyInstance } from 'fastify';
 import { VoipbinClient } from '../../client/client.js';
 import { IN_PROCESS_BASE_URL, createInProcessFetch } from '../in-process-fetch.js';
 import type { AgentFactory } from '../../../streams/agents/agent.js';
+import type { TtsProvider } from '../../providers/tts/types.js';
 
 /** A registered local phone (softphone) that can ring and carry one call at a time. */
 export interface PhoneEndpoint extends Party {
@@ -27,6 +28,8 @@ export interface PhoneEndpoint extends Party {
 export interface EngineOptions {
   /** How long a call rings before it ends as `noanswer` (default 30 s). */
   ringTimeoutMs?: number;
+  /** The voice of `talk` actions; without one they are skipped with a warning. */
+  tts?: TtsProvider;
 }
 
 /** `tel:+1555...` or `extension:<customer>:<name>`: the key phones register and calls route on. */
@@ -58,6 +61,8 @@ export class LocalCallEngine implements CallEngine {
    * action then ends its AI call with a clear reason and the flow goes on.
    */
   agentFactory: AgentFactory | undefined;
+  /** The voice of `talk` actions (see EngineOptions.tts). */
+  tts: TtsProvider | undefined;
   private readonly tickAll = () => {
     for (const c of this.live.values()) c.tick();
   };
@@ -65,6 +70,7 @@ export class LocalCallEngine implements CallEngine {
   constructor(ctx: LocalContext, opts: EngineOptions = {}) {
     this.ctx = ctx;
     this.ringTimeoutMs = opts.ringTimeoutMs ?? 30_000;
+    this.tts = opts.tts;
     ctx.engine = this;
   }
 

@@ -4,6 +4,7 @@ import { TM_NEVER, nowTimestamp } from '../../util/time.js';
 import type { LiveCall } from './live-call.js';
 import type { LocalCallEngine } from './engine.js';
 import { runAiAction } from './ai-action.js';
+import { runTalkAction } from './talk-action.js';
 
 /** A flow action as stored. */
 export interface FlowAction {
@@ -229,6 +230,7 @@ export const ACTION_HANDLERS: Record<string, ActionHandler> = {
   async stop(r) {
     await r.stop('stop action');
   },
+  talk: runTalkAction,
   async variable_set(r, a) {
     const key = String(a.option.key ?? '');
     if (key) r.variables.set(key, String(a.option.value ?? ''));

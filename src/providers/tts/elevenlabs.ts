@@ -1,0 +1,130 @@
+/**
+ * ElevenLabs text-to-speech over its streaming REST endpoint:
+ *
+ *   POST {base}/v1/text-to-speech/{voice_id}/stream?output_format=pcm_16000
+ *   xi-api-key: <key>
+ *   content-type: application/json
+ *   {"text": "...", "model_id": "eleven_flash_v2_5", "language_code": "ja"}
+ *
+ * The body streams raw 16-bit little-endian mono PCM at the rate named by `output_format`.
+ * Errors are JSON `{"detail": {"status": "invalid_api_key", "message": "..."}}` (422 validation
+ * errors: `{"detail": [{"loc": [...], "msg": "..."}]}`).
+ */
+import { DEFAULT_TTS_VOICE_IDS } from '../../catalog/ai.js';
+import { registerSecret } from '../../util/logger.js';
+import {
+  checkApiKey,
+  checkRate,
+  normalizeGender,
+  postForAudio,
+  primaryLanguage,
+  resolveBaseUrl,
+  streamPcm,
+  timeoutOf,
+} from './stream.js';
+import type { ParsedError } from './stream.js';
+import type { TtsProvider, TtsProviderOptions, TtsRequest } from './types.js';
+
+export const ELEVENLABS_DEFAULT_BASE_URL = 'https://api.elevenlabs.io';
+export const ELEVENLABS_DEFAULT_MODEL = 'eleven_flash_v2_5';
+export const ELEVENLABS_DEFAULT_VOICE = DEFAULT_TTS_VOICE_IDS.elevenlabs || 'EXAVITQu4vr4xnSDxMaL';
+/** The `pcm_<rate>` output formats ElevenLabs offers (44.1 kHz needs a Pro plan). */
+export const ELEVENLABS_PCM_RATES = [8000, 16000, 22050, 24000, 32000, 44100, 48000] as const;
+
+/**
+ * VoIPBIN's built-in ElevenLabs voices by language and gender (VoIPBIN AI docs, "Built-in
+ * ElevenLabs Voice IDs"): `[male, female, neutral]`, keyed by ISO 639-1 code.
+ */
+export const ELEVENLABS_BUILTIN_VOICES: Readonly<Record<string, readonly [string, string, string]>> = {
+  en: ['21m00Tcm4TlvDq8ikWAM', 'EXAVITQu4vr4xnSDxMaL', 'EXAVITQu4vr4xnSDxMaL'],
+  ja: ['Mv8AjrYZCBkdsmDHNwcB', 'PmgfHCGeS5b7sH90BOOJ', 'PmgfHCGeS5b7sH90BOOJ'],
+  zh: ['MI36FIkp9wRP7cpWKPTl', 'ZL9dtgFhmkTzAHUUtQL8', 'ZL9dtgFhmkTzAHUUtQL8'],
+  de: ['uM8iMoqaSe1eDaJiWfxf', 'nF7t9cuYo0u3kuVI9q4B', 'nF7t9cuYo0u3kuVI9q4B'],
+  fr: ['IPgYtHTNLjC7Bq7IPHrm', 'SmWACbi37pETyxxMhSpc', 'SmWACbi37pETyxxMhSpc'],
+  hi: ['IvLWq57RKibBrqZGpQrC', 'MF4J4IDTRo0AxOO4dpFR', 'MF4J4IDTRo0AxOO4dpFR'],
+  ko: ['nbrxrAz3eYm9NgojrmFK', 'AW5wrnG1jVizOYY7R1Oo', 'AW5wrnG1jVizOYY7R1Oo'],
+  it: ['iLVmqjzCGGvqtMCk6vVQ', 'b8jhBTcGAq4kQGWmKprT', 'b8jhBTcGAq4kQGWmKprT'],
+  es: ['JjHBC66wF58p4ogebCNA', 'UOIqAnmS11Reiei1Ytkc', 'UOIqAnmS11Reiei1Ytkc'],
+  pt: ['NdHRjGnnDKGnnm2c19le', 'CZD4BJ803C6T0alQxsR7', 'CZD4BJ803C6T0alQxsR7'],
+  nl: ['G53Wkf3yrsXvhoQsmslL', 'YUdpWWny7k5yb4QCeweX', 'YUdpWWny7k5yb4QCeweX'],
+  ru: ['qJBO8ZmKp4te7NTtYgzz', 'ymDCYd8puC7gYjxIamPt', 'ymDCYd8puC7gYjxIamPt'],
+  ar: ['s83SAGdFTflAwJcAV81K', 'EXAVITQu4vr4xnSDxMaL', '4wf10lgibMnboGJGCLrP'],
+  pl: ['H5xTcsAIeS5RAykjz57a', 'W0sqKm1Sfw1EzlCH14FQ', 'W0sqKm1Sfw1EzlCH14FQ'],
+};
+
+/** Models that accept `language_code` (others answer an error when it is sent). */
+const LANGUAGE_CODE_MODEL = /^eleven_(?:flash|turbo)_v2_5/;
+
+/** Picks the voice: request > configured default > VoIPBIN's language/gender table > Sarah. */
+export function elevenLabsVoiceFor(req: TtsRequest, defaultVoiceId?: string): string {
+  if (req.voiceId?.trim()) return req.voiceId.trim();
+  if (defaultVoiceId?.trim()) return defaultVoiceId.trim();
+  const lang = primaryLanguage(req.language);
+  const gender = normalizeGender(req.gender);
+  const row = (lang && ELEVENLABS_BUILTIN_VOICES[lang]) || (gender ? ELEVENLABS_BUILTIN_VOICES.en : undefined);
+  if (!row) return ELEVENLABS_DEFAULT_VOICE;
+  return gender === 'male' ? row[0] : gender === 'neutral' ? row[2] : row[1];
+}
+
+function parseElevenLabsError(json: unknown): ParsedError {
+  const detail = (json as { detail?: unknown } | null)?.detail;
+  if (typeof detail === 'string') return { message: detail };
+  if (Array.isArray(detail)) {
+    const msgs = detail.map((d: { msg?: unknown; loc?: unknown }) =>
+      Array.isArray(d?.loc) ? `${d.loc.join('.')}: ${String(d.msg)}` : String(d?.msg ?? ''),
+    );
+    return { message: msgs.filter(Boolean).join('; '), code: 'validation_error' };
+  }
+  if (detail && typeof detail === 'object') {
+    const d = detail as { status?: unknown; message?: unknown; code?: unknown };
+    return {
+      message: typeof d.message === 'string' ? d.message : undefined,
+      code: typeof d.status === 'string' ? d.status : typeof d.code === 'string' ? d.code : undefined,
+    };
+  }
+  return {};
+}
+
+export class ElevenLabsTts implements TtsProvider {
+  readonly name = 'elevenlabs' as const;
+  readonly sampleRateHz: number;
+  private readonly apiKey: string;
+  private readonly baseUrl: string;
+  private readonly model: string;
+  private readonly defaultVoiceId: string | undefined;
+  private readonly timeoutMs: number;
+
+  constructor(opts: TtsProviderOptions) {
+    registerSecret(opts.apiKey);
+    this.apiKey = checkApiKey('elevenlabs', opts.apiKey);
+    registerSecret(this.apiKey);
+    this.baseUrl = resolveBaseUrl('elevenlabs', opts.baseUrl, ELEVENLABS_DEFAULT_BASE_URL).replace(/\/v1$/, '');
+    this.model = opts.model?.trim() || ELEVENLABS_DEFAULT_MODEL;
+    this.defaultVoiceId = opts.defaultVoiceId;
+    this.sampleRateHz = checkRate('elevenlabs', opts.sampleRateHz ?? 16000, ELEVENLABS_PCM_RATES);
+    this.timeoutMs = timeoutOf('elevenlabs', opts.timeoutMs);
+  }
+
+  synthesize(req: TtsRequest): AsyncIterable<Int16Array> {
+    const voice = elevenLabsVoiceFor(req, this.defaultVoiceId);
+    const url = new URL(`${this.baseUrl}/v1/text-to-speech/${encodeURIComponent(voice)}/stream`);
+    url.searchParams.set('output_format', `pcm_${this.sampleRateHz}`);
+    const language = primaryLanguage(req.language);
+    const body: Record<string, unknown> = { text: req.text, model_id: this.model };
+    if (language && LANGUAGE_CODE_MODEL.test(this.model)) body.language_code = language;
+    return streamPcm({ provider: 'elevenlabs', text: req.text, apiKey: this.apiKey, signal: req.signal, timeoutMs: this.timeoutMs }, (abort) =>
+      postForAudio(
+        {
+          provider: 'elevenlabs',
+          apiKey: this.apiKey,
+          url,
+          headers: { 'xi-api-key': this.apiKey },
+          body,
+          parseError: parseElevenLabsError,
+          requestIdHeader: 'request-id',
+        },
+        abort,
+      ),
+    );
+  }
+}
