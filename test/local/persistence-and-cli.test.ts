@@ -205,7 +205,7 @@ async function exitOf(child: Child, timeoutMs = 20_000) {
 
 const URL_LINE = /^voipbin-ai: local VoIPBIN API at (http:\/\/127\.0\.0\.1:(\d+)\/v1\.0) \(database .+\)$/;
 const KEY_LINE = /^voipbin-ai: local access key \(shown once, only its hash is stored\): (\S+)$/;
-const NO_KEY_LINE = 'voipbin-ai: the local access key was printed when it was created (or set VOIPBIN_LOCAL_ACCESSKEY)';
+const NO_KEY_LINE = 'voipbin-ai: the local access key was printed at first start; lost it? restart with VOIPBIN_LOCAL_ACCESSKEY=<a key of your choice> to add that key';
 
 /** Starts `voipbin-ai serve` on port 0 and waits for its whole banner. */
 async function serve(dbPath: string, env: Record<string, string> = {}) {
