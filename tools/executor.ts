@@ -1,4 +1,5 @@
 import type { VoipbinClient } from '../src/client/client.js';
+import type { Logger } from '../src/util/logger.js';
 import { VoipbinError } from '../src/client/errors.js';
 import type { AgentToolCall, AgentToolResult, ToolResult } from '../streams/agents/agent.js';
 import { parseToolArguments } from './parse.js';
@@ -23,8 +24,11 @@ export interface FlowControl {
   getVariables(): Promise<Record<string, string>>;
   /** Ends the AI action; the flow goes on with its next action. */
   stopService(): Promise<void>;
-  /** Ends the flow and the call; nothing after it runs. */
-  stopFlow(): Promise<void>;
+  /**
+   * Prepares ending the flow and the call (nothing after it runs): does what can fail now, and
+   * returns the step that ends the agent, run once the tool result is stored.
+   */
+  stopFlow(): Promise<() => Promise<void>>;
   /**
    * Prepares the transfer: checks it can be done (else throws a {@link ToolFailure}) and returns
    * the step that adds a `connect` action right after the AI action and ends the AI action, run
@@ -47,6 +51,7 @@ export interface ToolRuntime {
   flow: FlowControl;
   /** The tools this AI may use (resolved `tool_names`). */
   allowed: readonly ToolName[];
+  logger?: Logger;
 }
 
 interface Outcome {
@@ -95,7 +100,8 @@ const HANDLERS: { [N in ToolName]: Handler<N> } = {
     return { message: 'AI conversation ended; the flow continues', after: () => rt.flow.stopService() };
   },
   async stop_flow(rt) {
-    return { message: 'flow stopped; the call ends', resource_type: 'activeflow', resource_id: rt.aicall.activeflow_id, after: () => rt.flow.stopFlow() };
+    const commit = await rt.flow.stopFlow();
+    return { message: 'flow stopped; the call ends', resource_type: 'activeflow', resource_id: rt.aicall.activeflow_id, after: commit };
   },
   async set_variables(rt, args) {
     await rt.flow.setVariables(args.variables as Record<string, string>);
@@ -176,7 +182,15 @@ export async function executeToolCall(rt: ToolRuntime, call: AgentToolCall): Pro
     }
   }
   await storeMessage(rt, { role: 'tool', content: JSON.stringify(result), tool_call_id: call.id });
-  if (after) await after();
+  if (after) {
+    // The result is already stored and returned to the model: a failure here is logged, and the
+    // call to executeToolCall still resolves (agents rely on toolCall never rejecting).
+    try {
+      await after();
+    } catch (err) {
+      rt.logger?.error('a tool step after its result failed', { tool: call.name, error: String(err) });
+    }
+  }
   return { result, runLlm };
 }
 

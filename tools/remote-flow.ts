@@ -49,9 +49,12 @@ export class RemoteFlowControl implements FlowControl {
     await this.hooks.endAgent('stop_service');
   }
 
-  async stopFlow(): Promise<void> {
+  async stopFlow(): Promise<() => Promise<void>> {
+    // Before the result: if VoIPBIN refuses, the model gets a failed result, not a false success.
     if (this.activeflowId) await this.client.activeflows.stop(this.activeflowId);
-    await this.hooks.endAgent('stop_flow');
+    return async () => {
+      await this.hooks.endAgent('stop_flow');
+    };
   }
 
   async connect(): Promise<() => Promise<void>> {

@@ -79,3 +79,13 @@ export function parseEngineModel(value: unknown): { provider: EngineProvider; mo
   }
   return { provider: provider as EngineProvider, model };
 }
+
+/**
+ * The LLM key of `engine_model`'s provider from the server's environment (e.g. OPENAI_API_KEY
+ * for openai.*), or '' when unset. Used where no stored AI supplies an engine_key.
+ */
+export function providerKeyFromEnv(engineModel: string, env: Record<string, string | undefined> = process.env): string {
+  const parsed = parseEngineModel(engineModel);
+  if ('error' in parsed) return '';
+  return env[PROVIDER_KEY_ENV[parsed.provider] ?? ''] ?? '';
+}

@@ -21,14 +21,21 @@ declare module 'fastify' {
 /** Largest JSON body the API accepts (VoIPBIN-sized requests are a few KB). */
 export const BODY_LIMIT_BYTES = 1024 * 1024;
 
-function newRequestId(): string {
+/** A new request id, as VoIPBIN's envelope carries it. */
+export function newRequestId(): string {
   return 'req_' + randomBytes(12).toString('hex');
+}
+
+/** The token of an `Authorization: Bearer <token>` header, if any. */
+export function bearerFrom(header: string | undefined): string | undefined {
+  if (!header || !/^Bearer\s+/i.test(header)) return undefined;
+  return header.replace(/^Bearer\s+/i, '').trim() || undefined;
 }
 
 /** The bearer token or `?accesskey=` of a request, if any. */
 export function requestToken(req: FastifyRequest): string | undefined {
-  const auth = req.headers.authorization;
-  if (auth && /^Bearer\s+/i.test(auth)) return auth.replace(/^Bearer\s+/i, '').trim() || undefined;
+  const bearer = bearerFrom(req.headers.authorization);
+  if (bearer) return bearer;
   const q = req.query as Record<string, unknown> | undefined;
   const key = q?.accesskey;
   return typeof key === 'string' && key !== '' ? key : undefined;

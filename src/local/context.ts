@@ -22,6 +22,8 @@ export interface CallEngine {
   callCreated(call: Row, variables: Record<string, string>): void;
   /** Hangs up a live call and returns the updated row. */
   hangupCall(call: Row): Promise<Row>;
+  /** Tells a running AI action to end (its agent stops); false when none runs for that AI call. */
+  terminateAicall(aicallId: string): boolean;
   /** Stops a running activeflow (and what it runs) and returns the updated row. */
   stopActiveflow(activeflow: Row): Promise<Row>;
 }

@@ -5,11 +5,15 @@ import type { Resampler } from '../../../streams/audio/resampler.js';
 import { executeToolCall } from '../../../tools/executor.js';
 import type { FlowControl, ToolAddress } from '../../../tools/executor.js';
 import { selectToolDefinitions, resolveToolNames } from '../../../tools/selection.js';
-import { DEFAULT_TTS_VOICE_IDS } from '../../catalog/ai.js';
+import { DEFAULT_TTS_VOICE_IDS, providerKeyFromEnv } from '../../catalog/ai.js';
+import { registerSecret } from '../../util/logger.js';
 import { NIL_UUID, idOrNil, newId } from '../../util/ids.js';
 import { TM_NEVER, nowTimestamp } from '../../util/time.js';
 import { storeAimessage, terminateAicall } from '../routes/aicalls.js';
 import type { FlowAction, FlowRunner } from './flow-runner.js';
+
+/** Longest wait for the agent's last words to finish playing after the AI action ends. */
+const MAX_DRAIN_MS = 10_000;
 
 /** Why an AI action ended, stored in the AI call's metadata. */
 export const NO_AGENT_REASON =
@@ -24,13 +28,17 @@ function voiceOverride(r: FlowRunner, ttsType: string): string {
 async function resolveConfig(r: FlowRunner, option: Record<string, unknown>): Promise<AgentConfig | { error: string }> {
   const customerId = r.call.row.customer_id;
   const str = (v: unknown, d = '') => (typeof v === 'string' ? v : d);
-  if (option.ai_id) {
-    const ai = await r.ctx.store.ais.get(customerId, str(option.ai_id).toLowerCase());
-    if (!ai) return { error: `ai ${str(option.ai_id)} not found` };
+  // `ai_id` is the older form; `assistance_type` "ai" + `assistance_id` the current one.
+  const aiId = str(option.ai_id) || ((option.assistance_type ?? 'ai') === 'ai' ? str(option.assistance_id) : '');
+  if (aiId) {
+    const ai = await r.ctx.store.ais.get(customerId, aiId.toLowerCase());
+    if (!ai) return { error: `ai ${aiId} not found` };
+    const engineKey = (await r.ctx.store.ais.getSecret(customerId, ai.id)) ?? '';
+    registerSecret(engineKey);
     return {
       ai_id: ai.id,
       engine_model: str(ai.engine_model),
-      engine_key: (await r.ctx.store.ais.getSecret(customerId, ai.id)) ?? '',
+      engine_key: engineKey,
       init_prompt: r.substitute(str(ai.init_prompt)),
       tts_type: str(ai.tts_type),
       tts_voice_id: voiceOverride(r, str(ai.tts_type)) || str(ai.tts_voice_id),
@@ -43,10 +51,12 @@ async function resolveConfig(r: FlowRunner, option: Record<string, unknown>): Pr
     };
   }
   const ttsType = str(option.tts_type, 'elevenlabs');
+  const engineModel = str(option.engine_model, 'openai.gpt-4o');
   return {
     ai_id: '',
-    engine_model: str(option.engine_model, 'openai.gpt-4o'),
-    engine_key: str(option.engine_key),
+    engine_model: engineModel,
+    // Inline options carry no key (it would be stored in the flow): the server's env provides it.
+    engine_key: providerKeyFromEnv(engineModel),
     init_prompt: str(option.initial_prompt, str(option.init_prompt)),
     tts_type: ttsType,
     tts_voice_id: voiceOverride(r, ttsType) || str(option.tts_voice_id) || DEFAULT_TTS_VOICE_IDS[ttsType] || '',
@@ -75,8 +85,10 @@ function localFlowControl(r: FlowRunner, endAi: (reason: string) => void, agentS
       endAi('stop_service');
     },
     async stopFlow() {
-      endAi('stop_flow');
-      await r.stop('stop_flow');
+      return async () => {
+        endAi('stop_flow');
+        await r.stop('stop_flow');
+      };
     },
     async connect(source, destinations) {
       return async () => {
@@ -85,7 +97,7 @@ function localFlowControl(r: FlowRunner, endAi: (reason: string) => void, agentS
       };
     },
     async stopMedia() {
-      call.clearSources((s) => s.name !== agentSourceName);
+      call.stopSources((s) => s.name !== agentSourceName);
     },
     callSource() {
       const s = call.row.source as ToolAddress;
@@ -164,6 +176,7 @@ export async function runAiAction(r: FlowRunner, a: FlowAction, signal: AbortSig
     aicall: { id: aicall.id, customer_id: aicall.customer_id, activeflow_id: r.activeflow.id },
     flow: localFlowControl(r, endAi, agentSource.name),
     allowed,
+    logger: r.ctx.logger,
   };
   let toAgent: Resampler | undefined;
   let fromAgent: Resampler | undefined;
@@ -186,6 +199,16 @@ export async function runAiAction(r: FlowRunner, a: FlowAction, signal: AbortSig
       endAi(`agent: ${reason}`);
     },
   };
+  // Listen for the end before anything is awaited: a hangup or stop during the agent's start
+  // must still end the action (and stop the agent), never leave it waiting for ever.
+  const offEnd = call.onEnd(() => endAi('hangup'));
+  const onAbort = () => endAi(call.ended ? 'hangup' : 'flow stopped'); // a hangup stops the flow first
+  signal.addEventListener('abort', onAbort, { once: true });
+  if (call.ended) endAi('hangup');
+  else if (signal.aborted) onAbort();
+  const durationSec = Number(a.option.duration ?? 0);
+  const timer = durationSec > 0 ? setTimeout(() => endAi('duration'), durationSec * 1000) : undefined;
+  const offTerminate = r.engine.registerAicall(aicall.id, () => endAi('terminated'));
   try {
     session = await factory(
       {
@@ -196,36 +219,41 @@ export async function runAiAction(r: FlowRunner, a: FlowAction, signal: AbortSig
       },
       host,
     );
-    if (session.inputSampleRateHz !== 8000) toAgent = await createResampler({ inputRateHz: 8000, outputRateHz: session.inputSampleRateHz });
-    if (session.outputSampleRateHz !== 8000) fromAgent = await createResampler({ inputRateHz: session.outputSampleRateHz, outputRateHz: 8000 });
-    aicall = await r.ctx.store.aicalls.update({ ...aicall, status: 'progressing', tm_update: nowTimestamp() });
-    const s = session;
-    untap = call.tap((frame) => s.audioIn(toAgent ? toAgent.process(frame) : frame));
-    await session.start();
-    const durationSec = Number(a.option.duration ?? 0);
-    const timer = durationSec > 0 ? setTimeout(() => endAi('duration'), durationSec * 1000) : undefined;
-    const offEnd = call.onEnd(() => endAi('hangup'));
-    const onAbort = () => endAi(call.ended ? 'hangup' : 'flow stopped'); // a hangup stops the flow first
-    signal.addEventListener('abort', onAbort, { once: true });
-    await ended;
-    if (timer) clearTimeout(timer);
-    offEnd();
-    signal.removeEventListener('abort', onAbort);
+    if (!endReason) {
+      if (session.inputSampleRateHz !== 8000) toAgent = await createResampler({ inputRateHz: 8000, outputRateHz: session.inputSampleRateHz });
+      if (session.outputSampleRateHz !== 8000) fromAgent = await createResampler({ inputRateHz: session.outputSampleRateHz, outputRateHz: 8000 });
+      aicall = await r.ctx.store.aicalls.update({ ...aicall, status: 'progressing', tm_update: nowTimestamp() });
+      const s = session;
+      untap = call.tap((frame) => s.audioIn(toAgent ? toAgent.process(frame) : frame));
+      await Promise.race([session.start(), ended]);
+      await ended;
+    }
   } catch (err) {
     r.ctx.logger.error(`${a.type}: the agent failed`, { aicall_id: aicall.id, error: String(err) });
     endReason ||= 'agent error';
   } finally {
+    if (timer) clearTimeout(timer);
+    offEnd();
+    offTerminate();
+    signal.removeEventListener('abort', onAbort);
     untap?.();
     await session?.stop(endReason || 'ended').catch(() => undefined);
     // Let what the agent already said finish playing, unless the call or flow is over.
     if (!call.ended && endReason !== 'stop_flow') {
       agentSource.end();
-      await Promise.race([agentSource.finished(), new Promise((res) => setTimeout(res, 10_000))]);
+      let drainTimer: ReturnType<typeof setTimeout> | undefined;
+      await Promise.race([agentSource.finished(), new Promise((res) => (drainTimer = setTimeout(res, MAX_DRAIN_MS)))]);
+      clearTimeout(drainTimer);
     }
     call.removeSource(agentSource);
     toAgent?.destroy();
     fromAgent?.destroy();
-    const latest = (await r.ctx.store.aicalls.getById(aicall.id)) ?? aicall;
-    await terminateAicall(r.ctx, { ...latest, metadata: { ...(latest.metadata as object), termination_reason: endReason } });
+    try {
+      const latest = (await r.ctx.store.aicalls.getById(aicall.id)) ?? aicall;
+      const done = await terminateAicall(r.ctx, latest);
+      await r.ctx.store.aicalls.update({ ...done, metadata: { ...(done.metadata as object), termination_reason: endReason || 'ended' } });
+    } catch (err) {
+      r.ctx.logger.error('storing the end of an AI call failed', { aicall_id: aicall.id, error: String(err) });
+    }
   }
 }

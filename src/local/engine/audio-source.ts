@@ -20,22 +20,19 @@ export class AudioSource {
   readonly name: string;
   private readonly framer = new Framer<Int16Array>({ sampleRateHz: 8000, frameMs: 20 });
   private ended = false;
-  private playedSamples = 0;
-  private droppedSamples = 0;
   private finishWaiters: (() => void)[] = [];
   /** True until the jitter cushion is filled (again). */
   private starved = true;
+  /** Set by stop(): the producer is told (push returns false) and nothing more plays. */
+  private stopped = false;
 
   constructor(name: string) {
     this.name = name;
   }
 
-  /** Queues samples; returns false (and drops them) when the buffer is full. */
+  /** Queues samples; returns false (and drops them) when the buffer is full or the source was stopped. */
   push(samples: Int16Array): boolean {
-    if (this.framer.bufferedSamples + samples.length > MAX_SOURCE_BUFFER_SAMPLES) {
-      this.droppedSamples += samples.length;
-      return false;
-    }
+    if (this.stopped || this.framer.bufferedSamples + samples.length > MAX_SOURCE_BUFFER_SAMPLES) return false;
     this.framer.push(samples);
     return true;
   }
@@ -45,20 +42,26 @@ export class AudioSource {
     this.ended = true;
   }
 
+  /**
+   * Stops the source for good (`stop_media`): drops what is queued, refuses what comes later (a
+   * TTS still streaming learns it from `push` returning false), and resolves `finished`.
+   */
+  stop(): void {
+    this.stopped = true;
+    this.ended = true;
+    this.clear();
+  }
+
+  get isStopped(): boolean {
+    return this.stopped;
+  }
+
   /** Drops everything not yet played; returns the dropped duration in ms. */
   clear(): number {
     const ms = (this.framer.bufferedSamples / 8000) * 1000;
     this.framer.clear();
     this.resolveIfDone();
     return ms;
-  }
-
-  get bufferedMs(): number {
-    return (this.framer.bufferedSamples / 8000) * 1000;
-  }
-
-  get playedMs(): number {
-    return (this.playedSamples / 8000) * 1000;
   }
 
   /** Resolves when the source has ended and everything queued was played (or cleared). */
@@ -82,7 +85,6 @@ export class AudioSource {
     }
     this.starved = false;
     for (let i = 0; i < FRAME_SAMPLES; i++) mix[i] += frame[i]!;
-    this.playedSamples += FRAME_SAMPLES;
     if (this.framer.bufferedSamples === 0) this.resolveIfDone();
     return true;
   }

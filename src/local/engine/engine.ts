@@ -74,6 +74,23 @@ export class LocalCallEngine implements CallEngine {
     ctx.engine = this;
   }
 
+  /** Ends a running AI action when asked through the API (`POST /aicalls/{id}/terminate`). */
+  private readonly aicallStops = new Map<string, () => void>();
+
+  /** Registers the stop of a running AI action; returns the unregister. */
+  registerAicall(aicallId: string, stop: () => void): () => void {
+    this.aicallStops.set(aicallId, stop);
+    return () => {
+      if (this.aicallStops.get(aicallId) === stop) this.aicallStops.delete(aicallId);
+    };
+  }
+
+  terminateAicall(aicallId: string): boolean {
+    const stop = this.aicallStops.get(aicallId);
+    stop?.();
+    return Boolean(stop);
+  }
+
   /** Gives the engine the local API, which the tool executor's REST client talks to in-process. */
   attachApi(app: FastifyInstance): void {
     this.api = app;
@@ -204,7 +221,7 @@ export class LocalCallEngine implements CallEngine {
     const now = nowTimestamp();
     const destination = { type: number ? 'tel' : 'extension', target: number ?? to, target_name: '', name: '', detail: '' };
     const row: Row = {
-      ...this.baseCallRow(customerId, { type: source.type, target: source.target, target_name: '', name: '', detail: '' }, destination),
+      ...newCallRow(customerId, { type: source.type, target: source.target, target_name: '', name: '', detail: '' }, destination),
       direction: 'incoming',
       status: 'ringing',
       flow_id: idOrNil(numberRow?.call_flow_id),
@@ -230,7 +247,7 @@ export class LocalCallEngine implements CallEngine {
       return live;
     }
     // Direct phone-to-phone: ring the callee on its own leg and bridge the two when it answers.
-    const outRow: Row = { ...this.baseCallRow(customerId, row.source, destination), master_call_id: row.id };
+    const outRow: Row = { ...newCallRow(customerId, row.source, destination), master_call_id: row.id };
     await this.ctx.store.calls.insert(outRow);
     await this.updateCall(live, { chained_call_ids: [outRow.id] });
     const out = await this.dialOut(outRow, {}, { runFlow: false }).catch(() => undefined);
@@ -239,7 +256,10 @@ export class LocalCallEngine implements CallEngine {
       return live;
     }
     out.onAnswered = () => {
-      void this.answer(live).then(() => this.bridge(live, out));
+      this.answer(live).then(
+        () => this.bridge(live, out),
+        (err: unknown) => this.ctx.logger.error('answering a bridged call failed', { call_id: live.id, error: String(err) }),
+      );
     };
     out.onEnd((info) => {
       if (!live.ended) void this.endCall(live, { by: 'remote', reason: out.answered ? 'normal' : info.reason || 'failed' });
@@ -250,10 +270,6 @@ export class LocalCallEngine implements CallEngine {
     return live;
   }
 
-  /** A call row with VoIPBIN's fields, for calls the engine creates itself. */
-  baseCallRow(customerId: string, source: unknown, destination: unknown): Row {
-    return newCallRow(customerId, source, destination);
-  }
 
   /** The party picked up (a phone answering an outgoing call). */
   async partyAnswered(callId: string): Promise<void> {
@@ -298,11 +314,13 @@ export class LocalCallEngine implements CallEngine {
   startFlow(live: LiveCall, variables: Record<string, string>): FlowRunner | undefined {
     if (!hasId(live.row.flow_id)) return undefined;
     const runner = new FlowRunner(this, live, variables);
+    // Registered before start() awaits anything, so a stop that arrives meanwhile finds it.
+    this.runners.set(runner.activeflow.id, runner);
     live.onEnd(() => void runner.stop('call ended'));
-    void runner.start().then(
-      () => this.runners.set(runner.activeflow.id, runner),
-      (err) => this.ctx.logger.error('flow failed to start', { call_id: live.id, error: String(err) }),
-    );
+    runner.start().catch((err: unknown) => {
+      this.ctx.logger.error('flow failed to start', { call_id: live.id, error: String(err) });
+      void runner.stop('failed to start');
+    });
     runner.onDone(() => {
       this.runners.delete(runner.activeflow.id);
       // On VoIPBIN a call ends with its flow.
@@ -311,10 +329,6 @@ export class LocalCallEngine implements CallEngine {
     return runner;
   }
 
-  /** The runner of a live activeflow (tools act on it). */
-  getRunner(activeflowId: string): FlowRunner | undefined {
-    return this.runners.get(activeflowId);
-  }
 
   /** Ends a live call: stores the hangup, tells the party, releases its media. Idempotent. */
   async endCall(live: LiveCall, info: HangupInfo): Promise<void> {
@@ -327,8 +341,14 @@ export class LocalCallEngine implements CallEngine {
     const party = live.party as (Party & { currentCallId?: string }) | undefined;
     if (party && party.currentCallId === live.id) party.currentCallId = undefined;
     party?.ended(live.id, info.reason || 'normal');
-    if (live.row.customer_id && (await this.ctx.store.calls.getById(live.id))) {
-      live.row = await this.storeHangup(live.row, info);
+    // Ending a call runs from timers, sockets and flows in the background: a failed write is
+    // logged, never thrown, so it cannot become an unhandled rejection that stops the process.
+    try {
+      if (live.row.customer_id && (await this.ctx.store.calls.getById(live.id))) {
+        live.row = await this.storeHangup(live.row, info);
+      }
+    } catch (err) {
+      this.ctx.logger.error('storing a hangup failed', { call_id: live.id, error: String(err) });
     }
   }
 

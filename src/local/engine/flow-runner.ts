@@ -4,6 +4,7 @@ import { TM_NEVER, nowTimestamp } from '../../util/time.js';
 import type { LiveCall } from './live-call.js';
 import type { LocalCallEngine } from './engine.js';
 import { runAiAction } from './ai-action.js';
+import { newCallRow } from '../call-row.js';
 import { runTalkAction } from './talk-action.js';
 
 /** A flow action as stored. */
@@ -73,7 +74,12 @@ export class FlowRunner {
   async start(): Promise<void> {
     const flow = await this.ctx.store.flows.get(this.call.row.customer_id, this.call.row.flow_id as string);
     this.actions = ((flow?.actions as FlowAction[]) ?? []).map((a) => ({ ...a, option: { ...(a.option ?? {}) } }));
+    // Stored even when stopped meanwhile, so the activeflow exists (ended) like any other.
     await this.ctx.store.activeflows.insert(this.activeflow);
+    if (this.stopped) {
+      await this.ctx.store.activeflows.update(this.activeflow);
+      return;
+    }
     this.call.activeflowId = this.activeflow.id;
     await this.engine.updateCall(this.call, { activeflow_id: this.activeflow.id });
     const src = this.call.row.source as { target?: string };
@@ -182,7 +188,12 @@ export class FlowRunner {
     this.stopped = true;
     const now = nowTimestamp();
     this.activeflow = { ...this.activeflow, status: 'ended', tm_update: now };
-    if (await this.ctx.store.activeflows.getById(this.activeflow.id)) await this.ctx.store.activeflows.update(this.activeflow);
+    try {
+      if (await this.ctx.store.activeflows.getById(this.activeflow.id)) await this.ctx.store.activeflows.update(this.activeflow);
+    } catch (err) {
+      // finish() runs in the background (call ends, stops): log, never reject.
+      this.ctx.logger.error('storing the end of an activeflow failed', { activeflow_id: this.activeflow.id, error: String(err) });
+    }
     for (const l of this.doneListeners) l();
   }
 }
@@ -244,7 +255,7 @@ export const ACTION_HANDLERS: Record<string, ActionHandler> = {
     for (const destination of destinations) {
       if (signal.aborted || r.call.ended) return;
       const row: Row = {
-        ...r.engine.baseCallRow(r.call.row.customer_id, { target_name: '', name: '', detail: '', ...(source as object) }, {
+        ...newCallRow(r.call.row.customer_id, { target_name: '', name: '', detail: '', ...(source as object) }, {
           target_name: '',
           name: '',
           detail: '',

@@ -71,7 +71,13 @@ export class LiveCall {
     this.sources.delete(source);
   }
 
-  /** Clears every source (e.g. `stop_media`); returns the ms dropped. */
+  /** Stops the matching sources for good (`stop_media`): what they would still play is dropped. */
+  stopSources(filter: (s: AudioSource) => boolean): void {
+    for (const s of this.sources) if (filter(s)) s.stop();
+    this.party?.clearAudio?.();
+  }
+
+  /** Clears what the sources have queued (barge-in); returns the ms dropped. */
   clearSources(filter: (s: AudioSource) => boolean = () => true): number {
     let ms = 0;
     for (const s of this.sources) if (filter(s)) ms += s.clear();

@@ -32,7 +32,8 @@ export async function runTalkAction(r: FlowRunner, a: FlowAction, signal: AbortS
   const call = r.call;
   const source = call.addSource(`talk:${a.id}`);
   // An async talk outlives its action: it stops only when the call ends or media is stopped.
-  const playSignal = a.option.async === true ? new AbortController().signal : signal;
+  const stopTts = new AbortController();
+  const playSignal = a.option.async === true ? stopTts.signal : AbortSignal.any([signal, stopTts.signal]);
   const play = async () => {
     let resampler: Resampler | undefined;
     let offEnd: () => void = () => {};
@@ -46,8 +47,11 @@ export async function runTalkAction(r: FlowRunner, a: FlowAction, signal: AbortS
         signal: playSignal,
       };
       for await (const chunk of tts.synthesize(request)) {
-        if (call.ended) break;
-        source.push(resampler ? resampler.process(chunk) : chunk);
+        // A stopped source (stop_media) or an ended call: stop asking the provider for more.
+        if (call.ended || !source.push(resampler ? resampler.process(chunk) : chunk)) {
+          if (source.isStopped) stopTts.abort(new Error('media stopped'));
+          break;
+        }
       }
       if (resampler) source.push(resampler.flush());
       source.end();

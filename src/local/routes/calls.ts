@@ -24,7 +24,15 @@ export const ActionSchema = z.object({
   id: uuidString('action id').optional(),
   next_id: z.string().optional(),
   type: z.enum(ACTION_TYPES, { message: `type must be a flow action type (e.g. answer, talk, ai_talk, hangup)` }),
-  option: z.record(z.string(), z.unknown(), { message: 'option must be an object' }).optional(),
+  option: z
+    .record(z.string(), z.unknown(), { message: 'option must be an object' })
+    // Flows and calls are returned as stored: a key inside an action would be readable by anyone
+    // who can read the flow, so keys are refused here and kept write-only on the AI resource.
+    .refine((o) => !('engine_key' in o), {
+      message:
+        'engine_key is not accepted in an action: create an AI with POST /ais (its engine_key is write-only) and use its ai_id, or set the provider key (e.g. OPENAI_API_KEY) for the server',
+    })
+    .optional(),
 });
 export type ActionInput = z.infer<typeof ActionSchema>;
 

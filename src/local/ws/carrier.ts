@@ -7,7 +7,7 @@ import { carrierProtocol, CARRIER_PROTOCOLS } from '../../../streams/protocols/i
 import type { CarrierProtocol, CarrierStartEvent } from '../../../streams/protocols/index.js';
 import { MediaProtocolError } from '../../../streams/protocols/errors.js';
 import { notFound } from '../../api/errors.js';
-import { closeWith } from './upgrade.js';
+import { canSendAudio, closeWith } from './upgrade.js';
 import type { UpgradeContext, WsRoute } from './upgrade.js';
 
 /** Path of the carrier ingress; `:carrier` is a registered protocol name (`twilio`). */
@@ -31,14 +31,19 @@ class CarrierLeg implements Party {
     private readonly engine: LocalCallEngine,
     private readonly defaultNumber: string | undefined,
   ) {
-    ws.on('message', (data, isBinary) => void this.onMessage(data as Buffer, isBinary));
+    ws.on('message', (data, isBinary) =>
+      this.onMessage(data as Buffer, isBinary).catch((err: unknown) => {
+        this.ctx.logger.error('carrier message failed', { error: String(err) });
+        closeWith(ws, 1011, 'internal error');
+      }),
+    );
     ws.on('close', () => {
       if (this.live && !this.live.ended) void this.engine.endCall(this.live, { by: 'remote', reason: 'normal' });
     });
   }
 
   sendAudio(frame: Int16Array): void {
-    if (this.streamSid && this.ws.readyState === this.ws.OPEN) this.ws.send(this.protocol.encodeMedia(this.streamSid, frame));
+    if (this.streamSid && canSendAudio(this.ws)) this.ws.send(this.protocol.encodeMedia(this.streamSid, frame));
   }
 
   clearAudio(): void {

@@ -5,7 +5,7 @@ import type { LocalCallEngine } from '../engine/engine.js';
 import { isUuid } from '../../util/ids.js';
 import { ENCAPSULATIONS, createEncapsulationCodec, isEncapsulation } from '../../../streams/protocols/encapsulation.js';
 import { MediaProtocolError } from '../../../streams/protocols/errors.js';
-import { closeWith } from './upgrade.js';
+import { canSendAudio, closeWith } from './upgrade.js';
 import type { UpgradeContext, WsRoute } from './upgrade.js';
 
 /**
@@ -38,7 +38,7 @@ export function mediaStreamRoute(ctx: LocalContext, engine: LocalCallEngine): Ws
       const source = live.addSource(`media_stream:${codec.name}`);
       const untap = live.tap((frame) => {
         // The server must copy: a queued unmasked frame keeps a reference to the codec's buffer.
-        if (ws.readyState === ws.OPEN) ws.send(Buffer.from(codec.encodeAudio(frame)), { binary: true });
+        if (canSendAudio(ws)) ws.send(Buffer.from(codec.encodeAudio(frame)), { binary: true });
       });
       const offEnd = live.onEnd(() => {
         const hangup = codec.encodeHangup();

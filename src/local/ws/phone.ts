@@ -4,7 +4,7 @@ import type { LocalContext } from '../context.js';
 import type { LocalCallEngine, PhoneEndpoint } from '../engine/engine.js';
 import { addressKey } from '../engine/engine.js';
 import { normalizeE164 } from '../../../tools/e164.js';
-import { closeWith } from './upgrade.js';
+import { canSendAudio, closeWith } from './upgrade.js';
 import type { UpgradeContext, WsRoute } from './upgrade.js';
 import { MAX_PHONE_AUDIO_BYTES, PHONE_CLOSE, PHONE_PATH } from './phone-protocol.js';
 import type { PhoneAddress, PhoneClientMessage, PhoneServerMessage } from './phone-protocol.js';
@@ -31,7 +31,12 @@ class PhoneConnection implements PhoneEndpoint {
     this.customerId = customerId;
     this.engine = engine;
     this.ctx = ctx;
-    ws.on('message', (data, isBinary) => void this.onMessage(data as Buffer, isBinary));
+    ws.on('message', (data, isBinary) =>
+      this.onMessage(data as Buffer, isBinary).catch((err: unknown) => {
+        this.ctx.logger.error('phone message failed', { error: String(err) });
+        closeWith(ws, 1011, 'internal error');
+      }),
+    );
     ws.on('close', () => {
       if (this.registered) this.engine.unregisterPhone(this);
       else if (this.currentCallId) {
@@ -48,7 +53,7 @@ class PhoneConnection implements PhoneEndpoint {
   // ---- Party / PhoneEndpoint
 
   sendAudio(frame: Int16Array): void {
-    if (this.ws.readyState !== this.ws.OPEN) return;
+    if (!canSendAudio(this.ws)) return;
     // A copy per frame: the socket may queue the buffer by reference, and the mixer reuses its frame.
     this.ws.send(Buffer.from(frame.buffer.slice(frame.byteOffset, frame.byteOffset + frame.byteLength)), { binary: true });
   }

@@ -1,11 +1,12 @@
 import type { IncomingMessage, Server } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { randomBytes } from 'node:crypto';
 import { WebSocketServer } from 'ws';
 import type { WebSocket } from 'ws';
 import { ApiError } from '../../api/errors.js';
 import type { LocalContext } from '../context.js';
 import { authenticate } from '../customers.js';
+import { bearerFrom, newRequestId } from '../app.js';
+import { truncateUtf8 } from '../../../streams/protocols/errors.js';
 import { redact } from '../../util/logger.js';
 
 /** Largest WebSocket message any local socket accepts (20 ms of audio is 320 bytes). */
@@ -40,14 +41,16 @@ function compile(path: string): { re: RegExp; names: string[] } {
 
 /** The bearer token, `?accesskey=` or `?token=` of an upgrade request. */
 export function upgradeToken(req: IncomingMessage, url: URL): string | undefined {
-  const auth = req.headers.authorization;
-  if (auth && /^Bearer\s+/i.test(auth)) return auth.replace(/^Bearer\s+/i, '').trim() || undefined;
-  return url.searchParams.get('accesskey') || url.searchParams.get('token') || undefined;
+  return (
+    bearerFrom(req.headers.authorization) || url.searchParams.get('accesskey') ||
+    url.searchParams.get('token') ||
+    undefined
+  );
 }
 
 /** Answers an upgrade request with an HTTP error in VoIPBIN's envelope and closes the socket. */
 function reject(socket: Duplex, err: ApiError): void {
-  const body = JSON.stringify(err.toEnvelope('req_' + randomBytes(12).toString('hex')));
+  const body = JSON.stringify(err.toEnvelope(newRequestId()));
   const text = `HTTP/1.1 ${err.httpStatus} ${err.reason}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`;
   socket.end(text);
 }
@@ -60,15 +63,21 @@ function reject(socket: Duplex, err: ApiError): void {
 export function attachWebSocketRoutes(server: Server, ctx: LocalContext, routes: WsRoute[]): WebSocketServer {
   const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_WS_MESSAGE_BYTES });
   const compiled = routes.map((r) => ({ route: r, ...compile(r.path) }));
-  server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
-    void (async () => {
+  const handle = async (req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> => {
+      socket.on('error', () => {
+        /* a client that goes away mid-handshake must not surface as an unhandled error */
+      });
       const url = new URL(req.url ?? '/', 'http://local');
       const match = compiled.map((c) => ({ c, m: c.re.exec(url.pathname) })).find((x) => x.m);
-      if (!match) return reject(socket, new ApiError(404, 'ROUTE_NOT_FOUND', `no WebSocket endpoint at ${url.pathname}`));
+      if (!match) return reject(socket, new ApiError(404, 'ROUTE_NOT_FOUND', `no WebSocket endpoint at ${redact(url.pathname)}`));
       const params: Record<string, string> = {};
-      match.c.names.forEach((n, i) => (params[n] = decodeURIComponent(match.m![i + 1]!)));
       const uctx: UpgradeContext = { req, url, params, customerId: '' };
       try {
+        try {
+          match.c.names.forEach((n, i) => (params[n] = decodeURIComponent(match.m![i + 1]!)));
+        } catch {
+          throw new ApiError(400, 'INVALID_ARGUMENT', 'the request URL is not valid (malformed percent-encoding)');
+        }
         if (match.c.route.auth) {
           const token = upgradeToken(req, url);
           if (!token) throw new ApiError(401, 'AUTHENTICATION_REQUIRED', 'send an access key as Authorization: Bearer <key> or ?accesskey=<key>');
@@ -93,14 +102,29 @@ export function attachWebSocketRoutes(server: Server, ctx: LocalContext, routes:
           ws.close(1011, 'internal error');
         }
       });
-    })();
+  };
+  server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    // Nothing an upgrade request does may take the process (and every other call) down.
+    handle(req, socket, head).catch((err: unknown) => {
+      ctx.logger.error('websocket upgrade failed', { error: String(err) });
+      if (!socket.destroyed) reject(socket, new ApiError(500, 'INTERNAL', 'internal error'));
+    });
   });
   return wss;
 }
 
 /** Closes a socket with a reason trimmed to the protocol's 123-byte limit. */
 export function closeWith(ws: WebSocket, code: number, reason: string): void {
-  let r = reason;
-  while (Buffer.byteLength(r) > 123) r = r.slice(0, -1);
-  if (ws.readyState === ws.OPEN || ws.readyState === ws.CONNECTING) ws.close(code, r);
+  if (ws.readyState === ws.OPEN || ws.readyState === ws.CONNECTING) ws.close(code, truncateUtf8(reason));
+}
+
+/**
+ * Most unsent bytes a socket may hold before outgoing audio frames are dropped: a stalled client
+ * must not make the server queue its audio without bound (64 KiB is about 4 s of 8 kHz audio).
+ */
+export const MAX_SEND_BUFFER_BYTES = 64 * 1024;
+
+/** True when `ws` can take another audio frame now. */
+export function canSendAudio(ws: WebSocket): boolean {
+  return ws.readyState === ws.OPEN && ws.bufferedAmount <= MAX_SEND_BUFFER_BYTES;
 }
