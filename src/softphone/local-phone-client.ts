@@ -1,6 +1,7 @@
 import { EventEmitter } from 'node:events';
 import { WebSocket } from 'ws';
-import { PHONE_PATH } from '../local/ws/phone-protocol.js';
+import { MAX_PHONE_AUDIO_BYTES, PHONE_PATH } from '../local/ws/phone-protocol.js';
+import { int16ToL16Le, l16LeAsInt16 } from '../../streams/audio/l16.js';
 import type { PhoneAddress, PhoneClientMessage, PhoneServerMessage } from '../local/ws/phone-protocol.js';
 
 /** Events of {@link LocalPhoneClient}. */
@@ -18,14 +19,14 @@ export interface LocalPhoneEvents {
 export class LocalPhoneClient extends EventEmitter<LocalPhoneEvents> {
   private readonly ws: WebSocket;
   private readonly out = Buffer.alloc(4096);
+  private readonly scratch = new Int16Array(MAX_PHONE_AUDIO_BYTES / 2);
 
   private constructor(ws: WebSocket) {
     super();
     this.ws = ws;
     ws.on('message', (data: Buffer, isBinary: boolean) => {
       if (isBinary) {
-        const aligned = data.byteOffset % 2 === 0 ? data : Buffer.from(data);
-        this.emit('audio', new Int16Array(aligned.buffer, aligned.byteOffset, aligned.length >> 1));
+        if (data.length % 2 === 0 && data.length <= MAX_PHONE_AUDIO_BYTES) this.emit('audio', l16LeAsInt16(data, this.scratch));
         return;
       }
       try {
@@ -68,10 +69,9 @@ export class LocalPhoneClient extends EventEmitter<LocalPhoneEvents> {
   sendAudio(samples: Int16Array): void {
     if (this.ws.readyState !== this.ws.OPEN) return;
     if (samples.length > 2048) throw new RangeError('send at most 2048 samples (256 ms) per message');
-    const n = samples.length;
-    for (let i = 0; i < n; i++) this.out.writeInt16LE(samples[i]!, i * 2);
+    const bytes = int16ToL16Le(samples, this.out);
     // ws masks client frames into a new buffer, so reusing `out` is safe here.
-    this.ws.send(this.out.subarray(0, n * 2), { binary: true });
+    this.ws.send(this.out.subarray(0, bytes), { binary: true });
   }
 
   /** Resolves with the first server message of `type` (rejects if the socket closes first). */

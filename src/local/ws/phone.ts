@@ -4,16 +4,11 @@ import type { LocalContext } from '../context.js';
 import type { LocalCallEngine, PhoneEndpoint } from '../engine/engine.js';
 import { addressKey } from '../engine/engine.js';
 import { normalizeE164 } from '../../../tools/e164.js';
+import { int16AsL16Le, l16LeAsInt16 } from '../../../streams/audio/l16.js';
 import { canSendAudio, closeWith } from './upgrade.js';
 import type { UpgradeContext, WsRoute } from './upgrade.js';
 import { MAX_PHONE_AUDIO_BYTES, PHONE_CLOSE, PHONE_PATH } from './phone-protocol.js';
 import type { PhoneAddress, PhoneClientMessage, PhoneServerMessage } from './phone-protocol.js';
-
-/** The samples of a little-endian 16-bit buffer, without copying when it is aligned. */
-export function int16View(data: Buffer): Int16Array {
-  if (data.byteOffset % 2 === 0) return new Int16Array(data.buffer, data.byteOffset, data.length / 2);
-  return new Int16Array(new Uint8Array(data).buffer);
-}
 
 /** One connected softphone: the engine's {@link PhoneEndpoint} over a WebSocket. */
 class PhoneConnection implements PhoneEndpoint {
@@ -25,6 +20,8 @@ class PhoneConnection implements PhoneEndpoint {
   private readonly engine: LocalCallEngine;
   private readonly ctx: LocalContext;
   private registered = false;
+  /** Where an unaligned audio message is copied (an aligned one is read in place). */
+  private readonly scratch = new Int16Array(MAX_PHONE_AUDIO_BYTES / 2);
 
   constructor(ws: WebSocket, customerId: string, engine: LocalCallEngine, ctx: LocalContext) {
     this.ws = ws;
@@ -55,7 +52,7 @@ class PhoneConnection implements PhoneEndpoint {
   sendAudio(frame: Int16Array): void {
     if (!canSendAudio(this.ws)) return;
     // A copy per frame: the socket may queue the buffer by reference, and the mixer reuses its frame.
-    this.ws.send(Buffer.from(frame.buffer.slice(frame.byteOffset, frame.byteOffset + frame.byteLength)), { binary: true });
+    this.ws.send(Buffer.from(int16AsL16Le(frame)), { binary: true });
   }
 
   answered(callId: string): void {
@@ -81,7 +78,7 @@ class PhoneConnection implements PhoneEndpoint {
       }
       const live = this.currentCallId ? this.engine.getLive(this.currentCallId) : undefined;
       if (!live) return; // audio outside a call is dropped, as a real line drops it
-      live.fromParty(int16View(data));
+      live.fromParty(l16LeAsInt16(data, this.scratch));
       return;
     }
     let msg: PhoneClientMessage;
