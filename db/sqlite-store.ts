@@ -227,6 +227,8 @@ export class SqliteStore implements Store {
   readonly emails: ResourceRepository<Row>;
   readonly numbers: ResourceRepository<Row>;
   readonly aisummaries: ResourceRepository<Row>;
+  readonly transcribes: ResourceRepository<Row>;
+  readonly transcripts: ResourceRepository<Row>;
   readonly settings: SettingsRepository;
 
   constructor(db: SqliteDatabase) {
@@ -246,6 +248,8 @@ export class SqliteStore implements Store {
     this.emails = repo('emails');
     this.numbers = repo('numbers', ['number']);
     this.aisummaries = repo('aisummaries', ['reference_id']);
+    this.transcribes = repo('transcribes', ['reference_id']);
+    this.transcripts = repo('transcripts', ['transcribe_id']);
     const getSetting = db.prepare('SELECT value FROM settings WHERE name = ?');
     const setSetting = db.prepare(
       'INSERT INTO settings (name, value) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value',

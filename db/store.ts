@@ -98,6 +98,8 @@ export interface Store {
   emails: ResourceRepository<Row>;
   numbers: ResourceRepository<Row>;
   aisummaries: ResourceRepository<Row>;
+  transcribes: ResourceRepository<Row>;
+  transcripts: ResourceRepository<Row>;
   settings: SettingsRepository;
   close(): Promise<void>;
 }

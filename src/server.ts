@@ -16,6 +16,8 @@ import { phoneRoute } from './local/ws/phone.js';
 import { mediaStreamRoute } from './local/ws/media-stream.js';
 import { carrierRoute } from './local/ws/carrier.js';
 import { ttsProviderFromEnv } from './providers/tts/index.js';
+import { summaryLlmFromEnv } from './local/summaries.js';
+import { sttProviderFromEnv } from './providers/stt/index.js';
 import type { Logger } from './util/logger.js';
 
 /** A running `voipbin-ai serve`. */
@@ -66,7 +68,13 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
     });
     localCustomerId = local.customerId;
     newLocalKey = local.newToken;
-    const engine = new LocalCallEngine(ctx, { ...opts.engine, tts: opts.engine?.tts ?? ttsProviderFromEnv(process.env) });
+    // Providers come from the environment unless a caller (tests) passes its own.
+    const engine = new LocalCallEngine(ctx, {
+      ...opts.engine,
+      tts: opts.engine?.tts ?? ttsProviderFromEnv(process.env),
+      stt: opts.engine?.stt ?? sttProviderFromEnv(process.env),
+      summaryLlm: opts.engine?.summaryLlm ?? summaryLlmFromEnv(process.env),
+    });
     const app = createLocalApi(ctx);
     engine.attachApi(app);
     const wss = attachWebSocketRoutes(app.server, ctx, [

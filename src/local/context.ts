@@ -1,4 +1,6 @@
 import type { Row, Store } from '../../db/store.js';
+import type { LiveCall } from './engine/live-call.js';
+import type { TranscribeOptions } from './engine/transcribe.js';
 import type { Logger } from '../util/logger.js';
 
 /** What the local VoIPBIN's routes and engines share. */
@@ -22,6 +24,14 @@ export interface CallEngine {
   callCreated(call: Row, variables: Record<string, string>): void;
   /** Hangs up a live call and returns the updated row. */
   hangupCall(call: Row): Promise<Row>;
+  /** The live state of a call, if it is live. */
+  getLive(callId: string): LiveCall | undefined;
+  /** Starts transcribing a live call; undefined when no STT provider is configured. */
+  startTranscribe(live: LiveCall, opts: TranscribeOptions): Promise<Row | undefined>;
+  /** Stops a running transcription; false when none runs with that id. */
+  stopTranscribe(transcribeId: string): Promise<boolean>;
+  /** Writes an AI summary's content (in the background for `POST /aisummaries`); never rejects. */
+  summarize(summary: Row): Promise<Row>;
   /** Tells a running AI action to end (its agent stops); false when none runs for that AI call. */
   terminateAicall(aicallId: string): boolean;
   /** Stops a running activeflow (and what it runs) and returns the updated row. */

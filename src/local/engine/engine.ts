@@ -13,6 +13,11 @@ import { VoipbinClient } from '../../client/client.js';
 import { IN_PROCESS_BASE_URL, createInProcessFetch } from '../in-process-fetch.js';
 import type { AgentFactory } from '../../../streams/agents/agent.js';
 import type { TtsProvider } from '../../providers/tts/types.js';
+import type { SttProvider } from '../../providers/stt/types.js';
+import type { LlmProvider } from '../../providers/llm/types.js';
+import { CallTranscription, NO_STT_REASON } from './transcribe.js';
+import type { TranscribeOptions } from './transcribe.js';
+import { generateSummary } from '../summaries.js';
 
 /** A registered local phone (softphone) that can ring and carry one call at a time. */
 export interface PhoneEndpoint extends Party {
@@ -30,6 +35,10 @@ export interface EngineOptions {
   ringTimeoutMs?: number;
   /** The voice of `talk` actions; without one they are skipped with a warning. */
   tts?: TtsProvider;
+  /** The ears of `transcribe_start`; without one it is skipped with a warning. */
+  stt?: SttProvider;
+  /** The LLM that writes AI summaries; without one they stay `progressing`. */
+  summaryLlm?: LlmProvider;
 }
 
 /** `tel:+1555...` or `extension:<customer>:<name>`: the key phones register and calls route on. */
@@ -63,6 +72,12 @@ export class LocalCallEngine implements CallEngine {
   agentFactory: AgentFactory | undefined;
   /** The voice of `talk` actions (see EngineOptions.tts). */
   tts: TtsProvider | undefined;
+  /** See EngineOptions.stt. */
+  stt: SttProvider | undefined;
+  /** See EngineOptions.summaryLlm. */
+  summaryLlm: LlmProvider | undefined;
+  /** Running transcriptions, by transcribe id. */
+  private readonly transcriptions = new Map<string, CallTranscription>();
   private readonly tickAll = () => {
     for (const c of this.live.values()) c.tick();
   };
@@ -71,6 +86,8 @@ export class LocalCallEngine implements CallEngine {
     this.ctx = ctx;
     this.ringTimeoutMs = opts.ringTimeoutMs ?? 30_000;
     this.tts = opts.tts;
+    this.stt = opts.stt;
+    this.summaryLlm = opts.summaryLlm;
     ctx.engine = this;
   }
 
@@ -89,6 +106,42 @@ export class LocalCallEngine implements CallEngine {
     const stop = this.aicallStops.get(aicallId);
     stop?.();
     return Boolean(stop);
+  }
+
+  /**
+   * Starts transcribing a live call; undefined (with a warning) when no STT provider is set.
+   * The transcription ends with the call, or with {@link stopTranscribe}.
+   */
+  async startTranscribe(live: LiveCall, opts: TranscribeOptions): Promise<Row | undefined> {
+    if (!this.stt) {
+      this.ctx.logger.warn(NO_STT_REASON, { call_id: live.id });
+      return undefined;
+    }
+    const t = await CallTranscription.start(this.ctx, this.stt, live, opts);
+    this.transcriptions.set(t.id, t);
+    const stop = () => void this.stopTranscribe(t.id);
+    if (live.ended) stop();
+    else live.onEnd(stop);
+    return t.row;
+  }
+
+  /** Stops a running transcription (false when none runs with that id). */
+  async stopTranscribe(transcribeId: string): Promise<boolean> {
+    const t = this.transcriptions.get(transcribeId);
+    if (!t) return false;
+    this.transcriptions.delete(transcribeId);
+    await t.stop();
+    return true;
+  }
+
+  /** Stops every transcription of a call (`transcribe_stop`). */
+  async stopCallTranscribes(callId: string): Promise<void> {
+    for (const t of [...this.transcriptions.values()]) if (t.row.reference_id === callId) await this.stopTranscribe(t.id);
+  }
+
+  /** Writes an AI summary's content with the summary LLM (see src/local/summaries.ts). */
+  summarize(summary: Row): Promise<Row> {
+    return generateSummary(this.ctx, this.summaryLlm, summary);
   }
 
   /** Gives the engine the local API, which the tool executor's REST client talks to in-process. */
@@ -365,6 +418,7 @@ export class LocalCallEngine implements CallEngine {
 
   /** Ends every live call (server shutdown). */
   async shutdown(): Promise<void> {
+    for (const id of [...this.transcriptions.keys()]) await this.stopTranscribe(id);
     for (const live of [...this.live.values()]) await this.endCall(live, { by: 'local', reason: 'normal' });
     for (const t of this.ringTimers.values()) clearTimeout(t);
     this.ringTimers.clear();

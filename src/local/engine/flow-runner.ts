@@ -6,6 +6,7 @@ import type { LocalCallEngine } from './engine.js';
 import { runAiAction } from './ai-action.js';
 import { newCallRow } from '../call-row.js';
 import { runTalkAction } from './talk-action.js';
+import { runAiSummary, runTranscribeStart, runTranscribeStop } from './transcription-actions.js';
 
 /** A flow action as stored. */
 export interface FlowAction {
@@ -242,6 +243,9 @@ export const ACTION_HANDLERS: Record<string, ActionHandler> = {
     await r.stop('stop action');
   },
   talk: runTalkAction,
+  transcribe_start: runTranscribeStart,
+  transcribe_stop: runTranscribeStop,
+  ai_summary: runAiSummary,
   async variable_set(r, a) {
     const key = String(a.option.key ?? '');
     if (key) r.variables.set(key, String(a.option.value ?? ''));

@@ -43,6 +43,8 @@ export class LiveCall {
 
   private readonly sources = new Set<AudioSource>();
   private readonly taps = new Set<FrameListener>();
+  /** Listeners of what the party hears (the mix), e.g. an `out` transcription. */
+  private readonly outTaps = new Set<FrameListener>();
   private readonly dtmfListeners = new Set<(digit: string) => void>();
   private readonly endListeners = new Set<(info: HangupInfo) => void>();
   private readonly mix = new Int32Array(FRAME_SAMPLES);
@@ -91,6 +93,12 @@ export class LiveCall {
     return () => this.taps.delete(listener);
   }
 
+  /** Listens to what the party hears (20 ms mixed frames, reused array); returns the unsubscribe. */
+  tapOut(listener: FrameListener): () => void {
+    this.outTaps.add(listener);
+    return () => this.outTaps.delete(listener);
+  }
+
   onDtmf(listener: (digit: string) => void): () => void {
     this.dtmfListeners.add(listener);
     return () => this.dtmfListeners.delete(listener);
@@ -127,6 +135,7 @@ export class LiveCall {
     }
     // A real call carries audio continuously (silence included), so the party always gets a frame.
     this.party?.sendAudio(out);
+    for (const t of this.outTaps) t(out);
   }
 
   /** Marks the call ended and tells everyone listening. Idempotent. */
@@ -143,6 +152,7 @@ export class LiveCall {
     }
     this.endListeners.clear();
     this.taps.clear();
+    this.outTaps.clear();
     this.dtmfListeners.clear();
   }
 }

@@ -18,8 +18,8 @@ const SummaryCreate = z.object({
 });
 
 /**
- * `/aisummaries`. A summary is stored with status `progressing`; generating its content needs
- * the LLM providers and transcripts, which arrive with the built-in pipeline.
+ * `/aisummaries`. A summary is stored `progressing`; the engine's summary LLM then writes its
+ * content from the referenced call's transcripts and AI messages and marks it `done`.
  */
 export function registerSummaryRoutes(api: FastifyInstance, ctx: LocalContext): void {
   const { store } = ctx;
@@ -44,7 +44,10 @@ export function registerSummaryRoutes(api: FastifyInstance, ctx: LocalContext): 
       tm_update: TM_NEVER,
       tm_delete: TM_NEVER,
     };
-    return store.aisummaries.insert(row);
+    const stored = await store.aisummaries.insert(row);
+    // Generation runs in the background: the summary is `progressing` until its content is written.
+    if (ctx.engine) void ctx.engine.summarize(stored);
+    return stored;
   });
 
   api.get('/aisummaries', async (req) => listEnvelope(await store.aisummaries.list(req.customerId, parsePaging(queryOf(req)))));

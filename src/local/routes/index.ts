@@ -7,6 +7,7 @@ import { registerCallRoutes } from './calls.js';
 import { registerMessagingRoutes } from './messaging.js';
 import { registerNumberRoutes } from './numbers.js';
 import { registerSummaryRoutes } from './aisummaries.js';
+import { registerTranscribeRoutes } from './transcribes.js';
 
 /** Registers every `/v1.0` resource of the local VoIPBIN. */
 export function registerRoutes(api: FastifyInstance, ctx: LocalContext): void {
@@ -17,4 +18,5 @@ export function registerRoutes(api: FastifyInstance, ctx: LocalContext): void {
   registerMessagingRoutes(api, ctx);
   registerNumberRoutes(api, ctx);
   registerSummaryRoutes(api, ctx);
+  registerTranscribeRoutes(api, ctx);
 }
