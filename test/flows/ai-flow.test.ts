@@ -27,6 +27,8 @@ import {
 } from './helpers.js';
 import type { FlowServer } from './helpers.js';
 import { scriptedAgent } from './scripted-agent.js';
+import { startFakeOpenAi } from '../providers/fake-tts-servers.js';
+import { providerFor } from '../providers/helpers.js';
 
 describe('AI actions in call flows (scripted agent, local phones)', () => {
   let fs: FlowServer;
@@ -59,6 +61,9 @@ describe('AI actions in call flows (scripted agent, local phones)', () => {
       { outputSampleRateHz: 16_000 },
     );
     s.engine.agentFactory = agent;
+    // The talk speaks through a TTS provider: a fake OpenAI speech endpoint on loopback.
+    const tts = await startFakeOpenAi();
+    s.engine.tts = providerFor(tts);
     const c = await dialFlow(s, [
       { type: 'answer' },
       { type: 'ai_talk', option: { ai_id: aiId, language: 'en-US' } },
@@ -79,6 +84,10 @@ describe('AI actions in call flows (scripted agent, local phones)', () => {
       { type: 'talk', option: { text: 'Thanks John', language: 'en-US' } },
       { type: 'hangup', option: {} },
     ]);
+    // The talk ran: the variable the agent saved reached the TTS provider.
+    expect(tts.requests.map((r) => (r.body as { input?: string })?.input)).toEqual(['Thanks John']);
+    s.engine.tts = undefined;
+    await tts.close();
 
     // The agent was started with the AI's configuration and the call's variables.
     expect(agent.sessions).toHaveLength(1);
