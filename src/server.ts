@@ -46,29 +46,39 @@ export interface StartOptions {
   engine?: EngineOptions;
 }
 
+/** The local VoIPBIN assembled but not listening: store, context, call engine and API app. */
+export interface LocalPlatform {
+  app: FastifyInstance;
+  store: Store;
+  ctx: LocalContext;
+  engine: LocalCallEngine;
+  localCustomerId: string;
+  /** The local access key, only when it was created by this start (print it once). */
+  newLocalKey?: string;
+  /** Ends every live call, closes the app and the database. */
+  close(): Promise<void>;
+}
+
 /**
- * Starts the main job: the local VoIPBIN API on SQLite (plus whatever `extend` adds) on
- * `config.host:config.port`. Shared by the CLI and the tests, so tests run what users run.
+ * Opens the local VoIPBIN on the SQLite file at `config.dbPath`: makes sure the local customer
+ * exists, and builds the context, the call engine (providers from the environment unless given)
+ * and the `/v1.0` app. Shared by `serve` (which adds sockets and listens) and `mcp` over stdio
+ * (which talks to the app in-process).
  */
-export async function startServer(config: Config, opts: StartOptions = {}): Promise<RunningServer> {
+export async function openLocalPlatform(config: Config, opts: Pick<StartOptions, 'logger' | 'prices' | 'engine'> = {}): Promise<LocalPlatform> {
   const logger = opts.logger ?? createLogger(config.logLevel);
   const store = SqliteStore.open(config.dbPath);
-  const ctx: LocalContext = {
-    store,
-    logger,
-    prices: opts.prices ?? DEFAULT_PRICES,
-    internalToken: randomBytes(32).toString('hex'),
-  };
-  let localCustomerId: string | undefined;
-  let newLocalKey: string | undefined;
   try {
+    const ctx: LocalContext = {
+      store,
+      logger,
+      prices: opts.prices ?? DEFAULT_PRICES,
+      internalToken: randomBytes(32).toString('hex'),
+    };
     const local = await ensureLocalCustomer(store, {
       pinnedKey: config.localAccessKey,
       initialBalanceCredit: config.initialBalanceCredit,
     });
-    localCustomerId = local.customerId;
-    newLocalKey = local.newToken;
-    // Providers come from the environment unless a caller (tests) passes its own.
     const engine = new LocalCallEngine(ctx, {
       ...opts.engine,
       tts: opts.engine?.tts ?? ttsProviderFromEnv(process.env),
@@ -77,6 +87,34 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
     });
     const app = createLocalApi(ctx);
     engine.attachApi(app);
+    return {
+      app,
+      store,
+      ctx,
+      engine,
+      localCustomerId: local.customerId,
+      newLocalKey: local.newToken,
+      async close() {
+        await engine.shutdown();
+        await app.close();
+        await store.close();
+      },
+    };
+  } catch (err) {
+    await store.close();
+    throw err;
+  }
+}
+
+/**
+ * Starts the main job: the local VoIPBIN API on SQLite, its WebSockets (local phones,
+ * media streams, carrier streams) and whatever `extend` adds, on `config.host:config.port`.
+ * Shared by the CLI and the tests, so tests run what users run.
+ */
+export async function startServer(config: Config, opts: StartOptions = {}): Promise<RunningServer> {
+  const platform = await openLocalPlatform(config, opts);
+  const { app, ctx, engine } = platform;
+  try {
     const wss = attachWebSocketRoutes(app.server, ctx, [
       phoneRoute(ctx, engine),
       mediaStreamRoute(ctx, engine),
@@ -91,24 +129,22 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
     let closed = false;
     return {
       app,
-      store,
+      store: platform.store,
       ctx,
       engine,
       url: `http://${host}:${port}`,
-      localCustomerId,
-      newLocalKey,
+      localCustomerId: platform.localCustomerId,
+      newLocalKey: platform.newLocalKey,
       async close() {
         if (closed) return;
         closed = true;
-        await engine.shutdown();
         for (const ws of wss.clients) ws.terminate();
         wss.close();
-        await app.close();
-        await store.close();
+        await platform.close();
       },
     };
   } catch (err) {
-    await store.close();
+    await platform.close();
     throw err;
   }
 }

@@ -3,25 +3,15 @@
  * goes to stderr.
  *
  * - Remote mode (VOIPBIN_ACCESSKEY set): the tools use api.voipbin.net (or VOIPBIN_API_URL).
- * - Local mode: the embedded VoIPBIN on SQLite, served in-process (no port), with the local
- *   customer's key: VOIPBIN_LOCAL_ACCESSKEY if set, else a key made for this process and
- *   soft-deleted when it exits.
+ * - Local mode: the embedded VoIPBIN on SQLite, served in-process (no port); the tools act as
+ *   the local customer through the process's internal token (no access key is stored).
  */
 import type { Readable, Writable } from 'node:stream';
 import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
-import type { FastifyInstance } from 'fastify';
-import { SqliteStore } from '../../db/sqlite-store.js';
-import type { Store } from '../../db/store.js';
 import { VoipbinClient } from '../client/index.js';
 import { loadConfig } from '../config.js';
 import type { Config } from '../config.js';
-import { createLocalApi } from '../local/app.js';
-import { DEFAULT_PRICES } from '../local/context.js';
-import { ensureLocalCustomer } from '../local/customers.js';
-import { LocalCallEngine } from '../local/engine/engine.js';
-import type { LocalContext } from '../local/context.js';
-import { randomBytes } from 'node:crypto';
-import { IN_PROCESS_BASE_URL, createInProcessFetch } from '../local/in-process-fetch.js';
+import { openLocalPlatform } from '../server.js';
 import { createLogger } from '../util/logger.js';
 import type { Logger } from '../util/logger.js';
 import { checkProviderKeyEnv } from './env.js';
@@ -43,44 +33,19 @@ export async function openMcpBackend(config: Config, logger: Logger): Promise<Mc
     const client = new VoipbinClient({ baseUrl: config.apiUrl, accessKey: config.accessKey, logger });
     return { client, mode: 'remote', close: async () => {} };
   }
-  const store: Store = SqliteStore.open(config.dbPath);
-  let app: FastifyInstance | undefined;
+  const platform = await openLocalPlatform(config, { logger });
   try {
-    const local = await ensureLocalCustomer(store, {
-      pinnedKey: config.localAccessKey,
-      initialBalanceCredit: config.initialBalanceCredit,
-    });
-    if (local.newToken && !config.localAccessKey) {
+    if (platform.newLocalKey && !config.localAccessKey) {
       // stdout is the protocol channel and the key must not go to a log: say how to get one.
       logger.warn('created the local VoIPBIN customer; set VOIPBIN_LOCAL_ACCESSKEY to pin a key you can use with the REST API');
     }
-    // The tools act as the local customer through this process's internal token: no access
-    // key is created or stored. A call engine runs calls placed from here (a destination with
-    // no phone connected ends as `failed`, as on VoIPBIN); phones connect to `serve`, not here.
-    const ctx: LocalContext = { store, logger, prices: DEFAULT_PRICES, internalToken: randomBytes(32).toString('hex') };
-    app = createLocalApi(ctx);
-    const engine = new LocalCallEngine(ctx);
-    engine.attachApi(app);
-    await app.ready();
-    const client = new VoipbinClient({
-      baseUrl: IN_PROCESS_BASE_URL,
-      accessKey: 'in-process',
-      fetch: createInProcessFetch(app, { customerId: local.customerId, internalToken: ctx.internalToken! }),
-      logger,
-    });
-    const localApp = app;
-    return {
-      client,
-      mode: 'local',
-      async close() {
-        await engine.shutdown();
-        await localApp.close();
-        await store.close();
-      },
-    };
+    await platform.app.ready();
+    // The tools act as the local customer through this process's internal token: no access key
+    // is created or stored. The call engine runs calls placed from here (a destination with no
+    // phone connected ends as `failed`, as on VoIPBIN); phones connect to `serve`, not here.
+    return { client: platform.engine.clientFor(platform.localCustomerId), mode: 'local', close: () => platform.close() };
   } catch (err) {
-    await app?.close().catch(() => undefined);
-    await store.close();
+    await platform.close();
     throw err;
   }
 }
