@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_PRICES } from '../../src/local/context.js';
 import { createCustomer } from '../../src/local/customers.js';
 import { newId } from '../../src/util/ids.js';
-import { TM_NEVER, nowTimestamp } from '../../src/util/time.js';
+import { nowTimestamp } from '../../src/util/time.js';
 import type { AgentToolResult } from '../../streams/agents/agent.js';
 import type { TestServer } from '../helpers/server.js';
 import {
@@ -26,6 +26,7 @@ import {
   waitCall,
 } from './helpers.js';
 import type { FlowServer } from './helpers.js';
+import { newAicallRow } from '../../src/local/rows.js';
 import { scriptedAgent } from './scripted-agent.js';
 import type { ScriptStep } from './scripted-agent.js';
 
@@ -159,32 +160,9 @@ describe('AI tools through the REST API (scripted agent, local phones)', () => {
     const other = await createCustomer(s.store, { name: 'other', initialBalanceCredit: 0 });
     const otherId = other.customer.id as string;
     const otherAicallId = newId();
-    const now = nowTimestamp();
-    await s.store.aicalls.insert({
-      id: otherAicallId,
-      customer_id: otherId,
-      assistance_type: 'ai',
-      assistance_id: '',
-      ai_engine_model: 'openai.gpt-4o',
-      ai_tts_type: 'elevenlabs',
-      ai_tts_voice_id: '',
-      ai_stt_type: 'deepgram',
-      ai_vad_config: {},
-      ai_smart_turn_enabled: false,
-      parameter: {},
-      activeflow_id: '',
-      reference_type: 'call',
-      reference_id: newId(),
-      confbridge_id: '',
-      current_member_id: '',
-      status: 'terminated',
-      stt_language: 'en-US',
-      metadata: {},
-      tm_end: now,
-      tm_create: now,
-      tm_update: TM_NEVER,
-      tm_delete: TM_NEVER,
-    });
+    await s.store.aicalls.insert(
+      newAicallRow(otherId, { id: otherAicallId, ai_engine_model: 'openai.gpt-4o', reference_id: newId(), status: 'terminated', tm_end: nowTimestamp() }),
+    );
     await ok(s, 'POST', '/aimessages', { aicall_id: otherAicallId, role: 'user', content: 'my secret account number' }, other.token);
 
     const agent = scriptedAgent([

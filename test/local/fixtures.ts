@@ -4,6 +4,7 @@
  * request bodies and a second customer.
  */
 import { NIL_UUID } from '../../src/util/ids.js';
+import { newAicallRow } from '../../src/local/rows.js';
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { expect } from 'vitest';
@@ -212,24 +213,17 @@ export async function otherCustomer(server: TestServer, name = 'other', balance 
 
 /** An AI call row as the flow engine stores it (AI calls are seeded; POST /aicalls is 501). */
 export function aicallRow(customerId: string, overrides: Partial<Row> = {}): Row {
-  const now = nowTimestamp();
-  return {
-    id: randomUUID(),
-    customer_id: customerId,
-    assistance_type: 'ai',
+  return newAicallRow(customerId, {
     assistance_id: randomUUID(),
+    ai_engine_model: 'openai.gpt-4o',
+    ai_tts_type: 'elevenlabs',
+    ai_stt_type: 'deepgram',
     activeflow_id: randomUUID(),
-    reference_type: 'call',
     reference_id: randomUUID(),
     status: 'progressing',
-    gender: 'female',
-    language: 'en-US',
-    tm_end: TM_NEVER,
-    tm_create: now,
-    tm_update: TM_NEVER,
-    tm_delete: TM_NEVER,
+    stt_language: 'en-US',
     ...overrides,
-  };
+  });
 }
 
 /** An activeflow row as the flow engine stores it. */

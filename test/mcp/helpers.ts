@@ -3,8 +3,9 @@ import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import type { Store } from '../../db/store.js';
 import { storeAimessage } from '../../src/local/routes/aicalls.js';
+import { newAicallRow } from '../../src/local/rows.js';
+import { NIL_UUID } from '../../src/util/ids.js';
 import { newId } from '../../src/util/ids.js';
-import { TM_NEVER, nowTimestamp } from '../../src/util/time.js';
 
 /** A provider key that must never show up in a tool result or a log line. */
 export const CANARY = 'sk-canary-MCP-9f8e7d6c5b4a';
@@ -57,31 +58,19 @@ export async function seedAicall(
   opts: { aiId?: string; callId?: string; messages: Array<{ role: string; content: string; tool_calls?: unknown[]; tool_call_id?: string }> },
 ): Promise<string> {
   const id = newId();
-  await store.aicalls.insert({
-    id,
-    customer_id: customerId,
-    assistance_type: 'ai',
-    assistance_id: opts.aiId ?? '',
-    ai_engine_model: 'openai.gpt-4o',
-    ai_tts_type: 'openai',
-    ai_tts_voice_id: 'alloy',
-    ai_stt_type: 'deepgram',
-    ai_vad_config: {},
-    ai_smart_turn_enabled: false,
-    parameter: {},
-    activeflow_id: '',
-    reference_type: 'call',
-    reference_id: opts.callId ?? newId(),
-    confbridge_id: '',
-    current_member_id: '',
-    status: 'progressing',
-    stt_language: 'en-US',
-    metadata: {},
-    tm_end: TM_NEVER,
-    tm_create: nowTimestamp(),
-    tm_update: TM_NEVER,
-    tm_delete: TM_NEVER,
-  });
+  await store.aicalls.insert(
+    newAicallRow(customerId, {
+      id,
+      assistance_id: opts.aiId ?? NIL_UUID,
+      ai_engine_model: 'openai.gpt-4o',
+      ai_tts_type: 'openai',
+      ai_tts_voice_id: 'alloy',
+      ai_stt_type: 'deepgram',
+      reference_id: opts.callId ?? newId(),
+      status: 'progressing',
+      stt_language: 'en-US',
+    }),
+  );
   const aicall = (await store.aicalls.getById(id))!;
   for (const m of opts.messages) await storeAimessage(store, aicall, m);
   return id;

@@ -8,8 +8,9 @@ import { selectToolDefinitions, resolveToolNames } from '../../../tools/selectio
 import { DEFAULT_TTS_VOICE_IDS, providerKeyFromEnv } from '../../catalog/ai.js';
 import { registerSecret } from '../../util/logger.js';
 import { NIL_UUID, idOrNil, newId } from '../../util/ids.js';
-import { TM_NEVER, nowTimestamp } from '../../util/time.js';
+import { nowTimestamp } from '../../util/time.js';
 import { storeAimessage, terminateAicall } from '../routes/aicalls.js';
+import { newAicallRow } from '../rows.js';
 import type { FlowAction, FlowRunner } from './flow-runner.js';
 
 /** Longest wait for the agent's last words to finish playing after the AI action ends. */
@@ -123,32 +124,18 @@ export async function runAiAction(r: FlowRunner, a: FlowAction, signal: AbortSig
     r.ctx.logger.warn(`${a.type} action skipped: ${config.error}`, { activeflow_id: r.activeflow.id });
     return;
   }
-  const now = nowTimestamp();
-  let aicall: Row = {
-    id: newId(),
-    customer_id: call.row.customer_id,
-    assistance_type: 'ai',
+  let aicall: Row = newAicallRow(call.row.customer_id, {
     assistance_id: idOrNil(config.ai_id),
     ai_engine_model: config.engine_model,
     ai_tts_type: config.tts_type,
     ai_tts_voice_id: config.tts_voice_id,
     ai_stt_type: config.stt_type,
     ai_vad_config: config.vad_config,
-    ai_smart_turn_enabled: false,
     parameter: config.parameter,
     activeflow_id: r.activeflow.id,
-    reference_type: 'call',
     reference_id: call.id,
-    confbridge_id: NIL_UUID,
-    current_member_id: NIL_UUID,
-    status: 'initiating',
     stt_language: config.stt_language,
-    metadata: {},
-    tm_end: TM_NEVER,
-    tm_create: now,
-    tm_update: TM_NEVER,
-    tm_delete: TM_NEVER,
-  };
+  });
   await r.ctx.store.aicalls.insert(aicall);
   r.variables.set('voipbin.aicall.id', aicall.id);
   if (config.init_prompt) await storeAimessage(r.ctx.store, aicall, { role: 'system', content: config.init_prompt });

@@ -2,7 +2,7 @@ import type { Row } from '../../../db/store.js';
 import type { CallEngine, LocalContext } from '../context.js';
 import { hasId, idOrNil } from '../../util/ids.js';
 import { nowTimestamp } from '../../util/time.js';
-import { newCallRow } from '../call-row.js';
+import { newCallRow } from '../rows.js';
 import { normalizeE164 } from '../../../tools/e164.js';
 import { LiveCall } from './live-call.js';
 import type { HangupInfo, Party } from './live-call.js';

@@ -4,7 +4,7 @@ import { TM_NEVER, nowTimestamp } from '../../util/time.js';
 import type { LiveCall } from './live-call.js';
 import type { LocalCallEngine } from './engine.js';
 import { runAiAction } from './ai-action.js';
-import { newCallRow } from '../call-row.js';
+import { newCallRow } from '../rows.js';
 import { runTalkAction } from './talk-action.js';
 import { runAiSummary, runTranscribeStart, runTranscribeStop } from './transcription-actions.js';
 

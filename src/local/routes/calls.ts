@@ -6,7 +6,7 @@ import { AddressSchema, idParam, mustGet, normalizeAddress, parseBody, queryOf, 
 import { conflict, notFound } from '../../api/errors.js';
 import { charge } from '../billing.js';
 import { idOrNil, newId } from '../../util/ids.js';
-import { newCallRow } from '../call-row.js';
+import { newCallRow } from '../rows.js';
 import { TM_NEVER, nowTimestamp } from '../../util/time.js';
 import type { Row } from '../../../db/store.js';
 

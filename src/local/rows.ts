@@ -38,3 +38,37 @@ export function newCallRow(customerId: string, source: unknown, destination: unk
     tm_delete: TM_NEVER,
   };
 }
+
+/**
+ * A new AI call row with every field of VoIPBIN's AIManagerAIcall (unset ids are the nil UUID),
+ * status `initiating`, referencing a call. Shared by the flow engine and the tests that seed
+ * AI calls directly (the API starts AI calls only through flows).
+ */
+export function newAicallRow(customerId: string, fields: Partial<Row> = {}): Row {
+  return {
+    id: newId(),
+    customer_id: customerId,
+    assistance_type: 'ai',
+    assistance_id: NIL_UUID,
+    ai_engine_model: '',
+    ai_tts_type: '',
+    ai_tts_voice_id: '',
+    ai_stt_type: '',
+    ai_vad_config: {},
+    ai_smart_turn_enabled: false,
+    parameter: {},
+    activeflow_id: NIL_UUID,
+    reference_type: 'call',
+    reference_id: NIL_UUID,
+    confbridge_id: NIL_UUID,
+    current_member_id: NIL_UUID,
+    status: 'initiating',
+    stt_language: '',
+    metadata: {},
+    tm_end: TM_NEVER,
+    tm_create: nowTimestamp(),
+    tm_update: TM_NEVER,
+    tm_delete: TM_NEVER,
+    ...fields,
+  };
+}
