@@ -122,7 +122,22 @@ class SqliteRepository<T extends StoredResource> implements ResourceRepository<T
     const now = nowTimestamp();
     const deleted = { ...row, tm_update: now, tm_delete: now };
     await this.update(deleted);
+    if (this.spec.hasSecret) this.eraseSecret(customerId, id);
     return deleted;
+  }
+
+  /**
+   * A deleted row's secret (an AI's engine_key) is erased, not kept: the column is set to NULL,
+   * secure_delete (see SqliteStore) zeroes the old bytes in the page, and a checkpoint moves the
+   * page into the main file and empties the WAL, whose older frames still hold the secret.
+   */
+  private eraseSecret(customerId: string, id: string): void {
+    this.db.prepare(`UPDATE ${this.spec.table} SET secret = NULL WHERE id = ? AND customer_id = ?`).run(id, customerId);
+    try {
+      this.db.pragma('wal_checkpoint(TRUNCATE)');
+    } catch {
+      /* a busy database checkpoints later by itself; the secret is already gone from the row */
+    }
   }
 
   async list(customerId: string, options: ListOptions): Promise<StorePage<T>> {
@@ -233,22 +248,24 @@ export class SqliteStore implements Store {
 
   constructor(db: SqliteDatabase) {
     this.db = db;
+    // Freed bytes are zeroed, so an erased or replaced secret does not linger in the file's free space.
+    db.pragma('secure_delete = ON');
     const repo = (table: string, indexColumns: readonly string[] = [], hasSecret = false) =>
       new SqliteRepository<Row>(db, { table, indexColumns, hasSecret });
     this.customers = repo('customers');
     this.accesskeys = new SqliteAccesskeyRepository(db, { table: 'accesskeys', indexColumns: [] });
     this.billingAccounts = new SqliteBillingRepository(db, { table: 'billing_accounts', indexColumns: [] });
     this.ais = repo('ais', [], true);
-    this.aicalls = repo('aicalls', ['reference_id', 'activeflow_id']);
+    this.aicalls = repo('aicalls', ['reference_id', 'activeflow_id', 'status']);
     this.aimessages = repo('aimessages', ['aicall_id']);
-    this.calls = repo('calls', ['activeflow_id']);
+    this.calls = repo('calls', ['activeflow_id', 'status']);
     this.flows = repo('flows');
-    this.activeflows = repo('activeflows', ['reference_id']);
+    this.activeflows = repo('activeflows', ['reference_id', 'status']);
     this.messages = repo('messages');
     this.emails = repo('emails');
     this.numbers = repo('numbers', ['number']);
-    this.aisummaries = repo('aisummaries', ['reference_id']);
-    this.transcribes = repo('transcribes', ['reference_id']);
+    this.aisummaries = repo('aisummaries', ['reference_id', 'status']);
+    this.transcribes = repo('transcribes', ['reference_id', 'status']);
     this.transcripts = repo('transcripts', ['transcribe_id']);
     const getSetting = db.prepare('SELECT value FROM settings WHERE name = ?');
     const setSetting = db.prepare(

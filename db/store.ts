@@ -38,7 +38,10 @@ export interface ResourceRepository<T extends StoredResource> {
   getById(id: string): Promise<T | undefined>;
   /** Replaces the stored row (same id and customer) and returns it. */
   update(row: T, secret?: string): Promise<T>;
-  /** Marks the row deleted (sets `tm_delete`) and returns it, or undefined when not found. */
+  /**
+   * Marks the row deleted (sets `tm_delete`) and returns it, or undefined when not found. A
+   * secret stored beside the row is erased, not kept.
+   */
   softDelete(customerId: string, id: string): Promise<T | undefined>;
   list(customerId: string, options: ListOptions): Promise<StorePage<T>>;
   /** Every live row whose indexed column equals the value, unscoped (platform use). */

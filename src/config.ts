@@ -36,6 +36,8 @@ const ConfigSchema = z.object({
   MCP_HTTP_TOKEN: optionalString,
   CARRIER_DEFAULT_NUMBER: optionalString,
   MCP_ALLOWED_HOSTS: optionalString,
+  MCP_HTTP_MAX_SESSIONS_PER_TOKEN: z.coerce.number().int().min(1).max(10_000).default(20),
+  MCP_HTTP_SESSION_IDLE_MS: z.coerce.number().int().min(1_000).max(2 ** 31 - 1).default(30 * 60_000),
   LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error', 'silent']).default('info'),
 });
 
@@ -55,6 +57,10 @@ export interface Config {
   mcpHttpToken?: string;
   /** Extra Host header values `/mcp` accepts (comma-separated in env). */
   mcpAllowedHosts: string[];
+  /** Most MCP HTTP sessions one bearer token may hold open at once (beyond it: 429). */
+  mcpHttpMaxSessionsPerToken: number;
+  /** An MCP HTTP session unused for this long is closed. */
+  mcpHttpSessionIdleMs: number;
   logLevel: 'debug' | 'info' | 'warn' | 'error' | 'silent';
   /** The local number a carrier stream reaches when its `customParameters` name none. */
   carrierDefaultNumber?: string;
@@ -108,6 +114,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     initialBalanceCredit: e.VOIPBIN_LOCAL_INITIAL_BALANCE,
     mcpHttpToken: e.MCP_HTTP_TOKEN,
     mcpAllowedHosts: (e.MCP_ALLOWED_HOSTS ?? '').split(',').map((s) => s.trim()).filter(Boolean),
+    mcpHttpMaxSessionsPerToken: e.MCP_HTTP_MAX_SESSIONS_PER_TOKEN,
+    mcpHttpSessionIdleMs: e.MCP_HTTP_SESSION_IDLE_MS,
     logLevel: e.LOG_LEVEL,
     carrierDefaultNumber: e.CARRIER_DEFAULT_NUMBER,
   };

@@ -19,6 +19,12 @@ import { ttsProviderFromEnv } from './providers/tts/index.js';
 import { summaryLlmFromEnv } from './local/summaries.js';
 import { sttProviderFromEnv } from './providers/stt/index.js';
 import type { Logger } from './util/logger.js';
+import { recoverInterruptedWork } from './local/recovery.js';
+import { claimDatabase } from './local/discovery.js';
+import type { DatabaseClaim, OwnerRole } from './local/discovery.js';
+import { closeWith } from './local/ws/upgrade.js';
+import type { WebSocketServer } from 'ws';
+import { KeySessions } from './local/key-sessions.js';
 
 /** A running `voipbin-ai serve`. */
 export interface RunningServer {
@@ -33,6 +39,13 @@ export interface RunningServer {
   localCustomerId?: string;
   /** The local access key, only when it was created by this start (print it once). */
   newLocalKey?: string;
+  /** The discovery file that makes this the one live engine of its database (see src/local/discovery.ts). */
+  discoveryFile?: string;
+  /**
+   * Shuts down in order: ends every live call first (phones get `hangup`, media and carrier
+   * streams close 1001 "server shutting down"), then closes the remaining sockets (1001), the
+   * app and the database, and removes the discovery file. Idempotent.
+   */
   close(): Promise<void>;
 }
 
@@ -44,6 +57,10 @@ export interface StartOptions {
   /** More WebSocket routes (carrier ingress, ...). */
   wsRoutes?: (ctx: LocalContext, engine: LocalCallEngine) => WsRoute[];
   engine?: EngineOptions;
+  /** Which command runs this server; written into the discovery file (default `serve`). */
+  role?: OwnerRole;
+  /** When `config.port` is taken, listen on a free port instead of failing (`mcp` does). */
+  fallbackToFreePort?: boolean;
 }
 
 /** The local VoIPBIN assembled but not listening: store, context, call engine and API app. */
@@ -62,8 +79,9 @@ export interface LocalPlatform {
 /**
  * Opens the local VoIPBIN on the SQLite file at `config.dbPath`: makes sure the local customer
  * exists, and builds the context, the call engine (providers from the environment unless given)
- * and the `/v1.0` app. Shared by `serve` (which adds sockets and listens) and `mcp` over stdio
- * (which talks to the app in-process).
+ * and the `/v1.0` app, after ending what a previous process left unfinished (src/local/recovery.ts).
+ * Used by {@link startServer}, which first claims the database: call it only in the process that
+ * owns the database, or the recovery would end another process's live calls.
  */
 export async function openLocalPlatform(config: Config, opts: Pick<StartOptions, 'logger' | 'prices' | 'engine'> = {}): Promise<LocalPlatform> {
   const logger = opts.logger ?? createLogger(config.logLevel);
@@ -74,11 +92,14 @@ export async function openLocalPlatform(config: Config, opts: Pick<StartOptions,
       logger,
       prices: opts.prices ?? DEFAULT_PRICES,
       internalToken: randomBytes(32).toString('hex'),
+      keySessions: new KeySessions({ logger }),
     };
     const local = await ensureLocalCustomer(store, {
       pinnedKey: config.localAccessKey,
       initialBalanceCredit: config.initialBalanceCredit,
     });
+    // Before the engine runs anything: what a killed process left live is over.
+    await recoverInterruptedWork(store, logger);
     const engine = new LocalCallEngine(ctx, {
       ...opts.engine,
       tts: opts.engine?.tts ?? ttsProviderFromEnv(process.env),
@@ -110,41 +131,87 @@ export async function openLocalPlatform(config: Config, opts: Pick<StartOptions,
  * Starts the main job: the local VoIPBIN API on SQLite, its WebSockets (local phones,
  * media streams, carrier streams) and whatever `extend` adds, on `config.host:config.port`.
  * Shared by the CLI and the tests, so tests run what users run.
+ *
+ * One database has one live engine: the server first claims the database with its discovery
+ * file (`<db>.serve.json`, see src/local/discovery.ts) and throws DatabaseInUseError, naming the
+ * owner's pid and URL, when another live process already runs it.
  */
 export async function startServer(config: Config, opts: StartOptions = {}): Promise<RunningServer> {
-  const platform = await openLocalPlatform(config, opts);
-  const { app, ctx, engine } = platform;
+  const logger = opts.logger ?? createLogger(config.logLevel);
+  const claim: DatabaseClaim | undefined =
+    config.dbPath === ':memory:' ? undefined : await claimDatabase(config.dbPath, opts.role ?? 'serve', logger);
+  let platform: LocalPlatform;
   try {
-    const wss = attachWebSocketRoutes(app.server, ctx, [
+    platform = await openLocalPlatform(config, { ...opts, logger });
+  } catch (err) {
+    claim?.release();
+    throw err;
+  }
+  const { app, ctx, engine } = platform;
+  let wss: WebSocketServer | undefined;
+  try {
+    wss = attachWebSocketRoutes(app.server, ctx, [
       phoneRoute(ctx, engine),
       mediaStreamRoute(ctx, engine),
       carrierRoute(ctx, engine, config.carrierDefaultNumber),
       ...(opts.wsRoutes?.(ctx, engine) ?? []),
     ]);
     await opts.extend?.(app, ctx);
-    await app.listen({ host: config.host, port: config.port });
+    try {
+      await app.listen({ host: config.host, port: config.port });
+    } catch (err) {
+      if (!opts.fallbackToFreePort || (err as NodeJS.ErrnoException).code !== 'EADDRINUSE' || config.port === 0) throw err;
+      logger.warn('port taken; listening on a free port instead', { host: config.host, port: config.port });
+      await app.listen({ host: config.host, port: 0 });
+    }
     const addr = app.server.address();
     const port = typeof addr === 'object' && addr ? addr.port : config.port;
     const host = config.host.includes(':') ? `[${config.host}]` : config.host;
-    let closed = false;
+    const url = `http://${host}:${port}`;
+    // Local clients reach a wildcard listener on loopback (the token then never leaves the machine).
+    const loopback = config.host === '0.0.0.0' ? '127.0.0.1' : config.host === '::' ? '[::1]' : host;
+    claim?.publish({ url: `http://${loopback}:${port}`, customerId: platform.localCustomerId, token: ctx.internalToken! });
+    const sockets = wss;
+    let closing: Promise<void> | undefined;
     return {
       app,
       store: platform.store,
       ctx,
       engine,
-      url: `http://${host}:${port}`,
+      url,
       localCustomerId: platform.localCustomerId,
       newLocalKey: platform.newLocalKey,
-      async close() {
-        if (closed) return;
-        closed = true;
-        for (const ws of wss.clients) ws.terminate();
-        wss.close();
-        await platform.close();
+      discoveryFile: claim?.path,
+      close() {
+        closing ??= (async () => {
+          try {
+            // Calls first, while their sockets are open: each phone gets its `hangup`, each media
+            // and carrier stream a 1001 close (engine.shuttingDown), and the rows are written.
+            await engine.shutdown();
+            // Then every other socket, with a close frame and a reason rather than a reset.
+            for (const ws of sockets.clients) closeWith(ws, 1001, 'server shutting down');
+            await waitUntil(() => sockets.clients.size === 0, 2000);
+            for (const ws of sockets.clients) ws.terminate();
+            sockets.close();
+            await platform.close();
+          } finally {
+            claim?.release();
+          }
+        })();
+        return closing;
       },
     };
   } catch (err) {
+    if (wss) for (const ws of wss.clients) ws.terminate();
+    wss?.close();
     await platform.close();
+    claim?.release();
     throw err;
   }
+}
+
+/** Resolves once `cond` holds or `timeoutMs` has passed (polling every 20 ms). */
+async function waitUntil(cond: () => boolean, timeoutMs: number): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!cond() && Date.now() < end) await new Promise((r) => setTimeout(r, 20));
 }

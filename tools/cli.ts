@@ -1,6 +1,8 @@
 import { exportTools, isToolExportFormat, TOOL_EXPORT_FORMATS, type ToolExportFormat } from './export.js';
 import { selectToolDefinitions, validateToolNames } from './selection.js';
 import { TOOL_NAMES } from './types.js';
+import { parseCommandArgs } from '../src/cli-args.js';
+import type { CommandSpec } from '../src/cli-args.js';
 
 export interface ToolsCommandDeps {
   /** Reads an AI's `tool_names` (needed for --ai); rejects when the AI does not exist. */
@@ -19,35 +21,12 @@ Prints the VoIPBIN AI tool definitions as JSON.
   --format  ${TOOL_EXPORT_FORMATS.join(' | ')} (default: json-schema)
 `;
 
-interface Options {
-  names?: string;
-  ai?: string;
-  format?: string;
-  help?: boolean;
-}
-
-function parseArgs(argv: readonly string[]): Options | string {
-  const opts: Options = {};
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i]!;
-    if (arg === '-h' || arg === '--help') {
-      opts.help = true;
-      continue;
-    }
-    const m = /^--(names|ai|format)(?:=(.*))?$/.exec(arg);
-    if (!m) return `unknown argument ${JSON.stringify(arg)}`;
-    const key = m[1] as 'names' | 'ai' | 'format';
-    let value = m[2];
-    if (value === undefined) {
-      value = argv[i + 1];
-      if (value === undefined || value.startsWith('--')) return `--${key} needs a value`;
-      i++;
-    }
-    if (opts[key] !== undefined) return `--${key} given twice`;
-    opts[key] = value;
-  }
-  return opts;
-}
+/** The tools command for the shared parser (src/cli-args.ts). */
+const TOOLS_SPEC = {
+  name: 'tools',
+  usage: TOOLS_USAGE,
+  options: { names: { type: 'string' }, ai: { type: 'string' }, format: { type: 'string' } },
+} as const satisfies CommandSpec<Record<string, { type: 'string' }>>;
 
 /**
  * `voipbin-ai tools ...`: argv are the arguments after `tools`. Returns the exit code:
@@ -60,12 +39,18 @@ export async function runToolsCommand(argv: string[], deps: ToolsCommandDeps): P
     return 2;
   };
 
-  const opts = parseArgs(argv);
-  if (typeof opts === 'string') return fail(opts);
-  if (opts.help) {
+  const parsed = parseCommandArgs(TOOLS_SPEC, argv);
+  if (parsed.kind === 'help') {
     deps.stdout(TOOLS_USAGE);
     return 0;
   }
+  if (parsed.kind === 'error') {
+    // This command has always called a stray flag an "unknown argument" (scripts and tests match
+    // on it); every other problem reads as in the other commands.
+    const p = parsed.problem;
+    return fail(p.kind === 'unknown-option' ? `unknown argument ${JSON.stringify(p.arg)}; see voipbin-ai tools --help` : parsed.message);
+  }
+  const opts = parsed.values;
   if (opts.names !== undefined && opts.ai !== undefined) return fail('use either --names or --ai, not both');
 
   const format = opts.format ?? 'json-schema';

@@ -6,6 +6,7 @@ import { registerSecret } from '../util/logger.js';
 import type { CallOptions, VoipbinClient } from './client.js';
 import type { Page } from './pagination.js';
 import type {
+  AICallListParams,
   AICreateParams,
   AIManagerAI,
   AIManagerAIcall,
@@ -80,8 +81,8 @@ export class AIs extends Resource {
 
 /** `/aicalls`: AI sessions. */
 export class AICalls extends Resource {
-  /** `GET /aicalls`. */
-  list(params: ListParams = {}, options?: CallOptions): Promise<Page<AIManagerAIcall>> {
+  /** `GET /aicalls` (`reference_id`: only the AI calls of that call, see {@link AICallListParams}). */
+  list(params: AICallListParams = {}, options?: CallOptions): Promise<Page<AIManagerAIcall>> {
     return this.client.list('/aicalls', { ...params }, options);
   }
   /** `GET /aicalls/{id}`. */

@@ -176,6 +176,15 @@ export interface AIManagerAIcall {
   tm_delete?: string;
 }
 
+/** Query of `GET /aicalls`. */
+export interface AICallListParams extends ListParams {
+  /**
+   * Only the AI calls of this reference (e.g. a call id). The local VoIPBIN filters on it;
+   * VoIPBIN's spec does not list it, so callers that must work remotely filter the page too.
+   */
+  reference_id?: string;
+}
+
 export type AIManagerMessageRole = '' | 'system' | 'user' | 'assistant' | 'function' | 'tool' | 'notification';
 
 /** A tool call inside an assistant message. */
@@ -217,7 +226,14 @@ export interface AIManagerSummary {
   on_end_flow_id?: string;
   reference_type?: AIManagerSummaryReferenceType;
   reference_id?: string;
-  status?: '' | 'progressing' | 'done';
+  /**
+   * `failed` is not in VoIPBIN's spec: the local VoIPBIN ends a summary that cannot be written
+   * (no summary LLM configured, provider error, sources unavailable) `failed` instead of leaving
+   * it `progressing` for ever, with the reason in `failure_reason`.
+   */
+  status?: '' | 'progressing' | 'done' | 'failed';
+  /** Why a `failed` summary could not be written (local VoIPBIN). */
+  failure_reason?: string;
   language?: string;
   content?: string;
   tm_create?: string;

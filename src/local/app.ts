@@ -10,6 +10,7 @@ export const INTERNAL_TOKEN_HEADER = 'x-voipbin-ai-internal';
 export const INTERNAL_CUSTOMER_HEADER = 'x-voipbin-ai-customer';
 import { redact } from '../util/logger.js';
 import { registerRoutes } from './routes/index.js';
+import { emptyBody } from './routes/common.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -20,6 +21,34 @@ declare module 'fastify' {
 
 /** Largest JSON body the API accepts (VoIPBIN-sized requests are a few KB). */
 export const BODY_LIMIT_BYTES = 1024 * 1024;
+
+/** Deepest nesting of arrays and objects a JSON body may have (VoIPBIN bodies nest a few levels). */
+export const MAX_JSON_DEPTH = 64;
+
+/**
+ * The nesting depth of a JSON text (arrays and objects), counted in one pass without recursion,
+ * so a hostile body of 100,000 `[` cannot overflow the stack. Brackets inside strings do not count.
+ * Stops counting (and returns a value above `limit`) as soon as `limit` is exceeded.
+ */
+export function jsonDepth(text: string, limit = Infinity): number {
+  let depth = 0;
+  let max = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 0x5c) i++; // backslash: skip the escaped character
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) inString = true;
+    else if (c === 0x7b || c === 0x5b) {
+      if (++depth > max) {
+        max = depth;
+        if (max > limit) return max;
+      }
+    } else if (c === 0x7d || c === 0x5d) depth--;
+  }
+  return max;
+}
 
 /** A new request id, as VoIPBIN's envelope carries it. */
 export function newRequestId(): string {
@@ -66,6 +95,20 @@ export function createLocalApi(ctx: LocalContext): FastifyInstance {
   });
   app.decorateRequest('customerId', '');
 
+  // JSON bodies: an empty body (e.g. `Content-Type: application/json` on a DELETE or a body-less
+  // POST such as /calls/{id}/hangup) is no body at all; routes that need one say so. The depth is
+  // checked before parsing; Fastify's parser (prototype-poisoning checks included) does the rest.
+  const defaultJson = app.getDefaultJsonParser('error', 'error');
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'string', bodyLimit: BODY_LIMIT_BYTES }, (req, body, done) => {
+    const text = body as string;
+    if (text.trim() === '') return done(null, undefined);
+    if (jsonDepth(text, MAX_JSON_DEPTH) > MAX_JSON_DEPTH) {
+      return done(new ApiError(400, 'INVALID_ARGUMENT', `the request body nests deeper than ${MAX_JSON_DEPTH} levels; send a flatter JSON object`), undefined);
+    }
+    defaultJson(req, text, done);
+  });
+
   app.addHook('onSend', async (req, reply, payload) => {
     reply.header('x-request-id', req.id);
     return payload;
@@ -89,7 +132,7 @@ export function createLocalApi(ctx: LocalContext): FastifyInstance {
       return sendError(reply, req, new ApiError(400, 'INVALID_JSON_BODY', 'the request body is not valid JSON'));
     }
     if (code === 'FST_ERR_CTP_EMPTY_JSON_BODY') {
-      return sendError(reply, req, new ApiError(400, 'INVALID_JSON_BODY', 'the request body is empty; send a JSON object'));
+      return sendError(reply, req, emptyBody());
     }
     if (code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
       return sendError(reply, req, new ApiError(413, 'INVALID_ARGUMENT', `the request body is larger than ${BODY_LIMIT_BYTES} bytes`));

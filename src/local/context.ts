@@ -2,6 +2,7 @@ import type { Row, Store } from '../../db/store.js';
 import type { LiveCall } from './engine/live-call.js';
 import type { TranscribeOptions } from './engine/transcribe.js';
 import type { Logger } from '../util/logger.js';
+import type { KeySessions } from './key-sessions.js';
 
 /** What the local VoIPBIN's routes and engines share. */
 export interface LocalContext {
@@ -16,6 +17,11 @@ export interface LocalContext {
   internalToken?: string;
   /** The call engine, when one runs calls (flows, media); without it calls are only stored. */
   engine?: CallEngine;
+  /**
+   * The sockets and MCP sessions each access key opened, so deleting (or the expiry of) a key
+   * ends them too; see src/local/key-sessions.ts.
+   */
+  keySessions: KeySessions;
 }
 
 /** The seam through which the local API hands calls to the engine that runs them. */
@@ -36,6 +42,8 @@ export interface CallEngine {
   terminateAicall(aicallId: string): boolean;
   /** Stops a running activeflow (and what it runs) and returns the updated row. */
   stopActiveflow(activeflow: Row): Promise<Row>;
+  /** A number was deleted: the phones registered on it end their calls and are disconnected. */
+  numberDeleted(number: Row): Promise<void>;
 }
 
 /** Prices in credits (the unit of `balance_credit`). */

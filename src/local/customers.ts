@@ -105,12 +105,26 @@ export async function createAccessKey(
   return { row, token };
 }
 
-/** The customer an access key belongs to, or undefined (unknown, deleted or expired key). */
-export async function authenticate(store: Store, token: string): Promise<string | undefined> {
+/** Who an access key is: its customer, and the key itself (to end what it opened when it goes). */
+export interface AuthenticatedKey {
+  customerId: string;
+  /** The access key's id (never the token). */
+  keyId: string;
+  /** The key's `tm_expire` (`TM_NEVER` when it never expires). */
+  tmExpire: string;
+}
+
+/** The access key a token is, or undefined (unknown, deleted or expired key). */
+export async function authenticateKey(store: Store, token: string): Promise<AuthenticatedKey | undefined> {
   const key = await store.accesskeys.findByTokenHash(hashAccessKey(token));
   if (!key) return undefined;
   if (key.tm_expire !== TM_NEVER && key.tm_expire < new Date().toISOString().replace('Z', '000Z')) return undefined;
-  return key.customer_id;
+  return { customerId: key.customer_id, keyId: key.id, tmExpire: key.tm_expire };
+}
+
+/** The customer an access key belongs to, or undefined (unknown, deleted or expired key). */
+export async function authenticate(store: Store, token: string): Promise<string | undefined> {
+  return (await authenticateKey(store, token))?.customerId;
 }
 
 /** The setting that names the local customer. */

@@ -72,10 +72,10 @@ const NOT_FOUND_HINTS: Readonly<Record<string, string>> = {
   SUMMARY: 'The AI summary id does not exist in this account. Call list_ai_summaries to find the right id.',
   AISUMMARY: 'The AI summary id does not exist in this account. Call list_ai_summaries to find the right id.',
   NUMBER: 'The number id does not exist in this account. Call list_numbers to find the right id.',
-  FLOW: 'The flow_id does not exist in this account. Check the id, or pass inline actions instead of flow_id.',
+  FLOW: 'The flow id does not exist in this account (or was deleted). Call list_flows to find the right id, or create_flow to make one (create_call also takes inline actions instead of flow_id).',
   MESSAGE: 'The message id does not exist in this account.',
   EMAIL: 'The email id does not exist in this account.',
-  ACTIVEFLOW: 'The activeflow id does not exist in this account; get_call shows the activeflow_id of a call.',
+  ACTIVEFLOW: 'The activeflow id does not exist in this account. Call list_activeflows to find the right id, or get_call for the activeflow_id of a call (an activeflow id is not a flow id).',
   CUSTOMER: 'The customer of this access key does not exist any more. Tell the user to check the VoIPBIN access key of the MCP server.',
   ROUTE: 'This VoIPBIN server does not offer that endpoint, so this operation is not available here. Do not retry.',
 };
@@ -134,6 +134,7 @@ function nextStepFor(err: VoipbinError): string {
   }
   if (err instanceof ConflictError) {
     if (reason === 'CALL_ALREADY_HANGUP') return 'The call has already ended; there is nothing more to do (get_call shows its final state).';
+    if (reason === 'NUMBER_ALREADY_EXISTS') return 'That phone number is already registered: call list_numbers to find it (and its id), or choose another number.';
     return 'The resource is in a state that does not allow this. Get it (get_ tool) to see its current status before deciding whether to retry.';
   }
   if (err instanceof RateLimitError) return 'VoIPBIN is rate limiting this account. Wait a little, then retry once.';
@@ -144,6 +145,9 @@ function nextStepFor(err: VoipbinError): string {
     return `VoIPBIN failed internally. Retry once later; if it fails again, tell the user and quote the request_id${err.requestId ? ` ${err.requestId}` : ''}.`;
   }
   // 400 and other 4xx: the message names the field.
+  if (reason === 'INVALID_ID') {
+    return 'The id is not a valid id: pass a UUID exactly as a create_ or list_ tool returned it (e.g. list_flows, list_numbers, list_activeflows, list_calls); do not invent or shorten ids.';
+  }
   if (/not a number of this account/i.test(msg) || (/source/i.test(msg) && /number/i.test(msg) && /(own|account)/i.test(msg))) {
     return 'The source must be a phone number that belongs to this account: call list_numbers first and use one of its numbers as source.';
   }

@@ -11,6 +11,11 @@
  * - Sessions: an `initialize` POST without `mcp-session-id` opens one (its own MCP server and
  *   transport); later requests carry the id. A session is bound to the token that opened it:
  *   another token, or an unknown id, gets 404 (so ids of other users cannot be probed).
+ * - Limits: each token may hold MCP_HTTP_MAX_SESSIONS_PER_TOKEN sessions (default 20; beyond it
+ *   429), so one careless client cannot fill the server for everyone; a session unused for
+ *   MCP_HTTP_SESSION_IDLE_MS (default 30 min) is closed.
+ * - A session opened with an access key ends when that key is deleted or expires (the key's
+ *   sessions are on LocalContext.keySessions); MCP_HTTP_TOKEN sessions are not tied to a key.
  */
 import { createHash, randomUUID } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
@@ -21,7 +26,9 @@ import { isInitializeRequest } from '@modelcontextprotocol/sdk/types.js';
 import { VoipbinClient } from '../client/index.js';
 import type { Config } from '../config.js';
 import type { LocalContext } from '../local/context.js';
-import { authenticate, createAccessKey, ensureLocalCustomer, safeEqual } from '../local/customers.js';
+import { authenticateKey, createAccessKey, ensureLocalCustomer, safeEqual } from '../local/customers.js';
+import type { AuthenticatedKey } from '../local/customers.js';
+import { revocationMessage } from '../local/key-sessions.js';
 import { IN_PROCESS_BASE_URL, createInProcessFetch } from '../local/in-process-fetch.js';
 import { registerSecret } from '../util/logger.js';
 import type { Logger } from '../util/logger.js';
@@ -35,9 +42,11 @@ export interface McpHttpOptions {
   /** Environment the tools read provider keys from (default `process.env`). */
   env?: Readonly<Record<string, string | undefined>>;
   logger?: Logger;
-  /** Sessions unused for this long are closed (default 30 min). */
+  /** Sessions unused for this long are closed (default: config.mcpHttpSessionIdleMs, 30 min). */
   sessionIdleMs?: number;
-  /** Most sessions open at once (default 200); beyond it new sessions get 503. */
+  /** Most sessions one bearer token may hold (default: config.mcpHttpMaxSessionsPerToken, 20); beyond it 429. */
+  maxSessionsPerToken?: number;
+  /** Most sessions open at once over all tokens, a memory bound (default 1000); beyond it 503. */
   maxSessions?: number;
 }
 
@@ -48,18 +57,23 @@ interface Session {
   /** SHA-256 of the bearer token that opened the session. */
   tokenHash: string;
   lastSeen: number;
+  /** Unties the session from its access key (a no-op for MCP_HTTP_TOKEN sessions). */
+  unbind: () => void;
 }
 
 /** Who a bearer token is. */
 interface Principal {
   kind: 'accesskey' | 'mcp_token';
   token: string;
+  /** The access key (kind `accesskey`): its sessions end when it is deleted or expires. */
+  key?: AuthenticatedKey;
 }
 
 const JSONRPC_UNAUTHORIZED = -32001;
 const JSONRPC_FORBIDDEN = -32003;
 const JSONRPC_BAD_REQUEST = -32000;
 const JSONRPC_SESSION_NOT_FOUND = -32001;
+const JSONRPC_TOO_MANY_SESSIONS = -32029;
 
 function sha256(s: string): string {
   return createHash('sha256').update(s, 'utf8').digest('hex');
@@ -88,9 +102,12 @@ export async function registerMcpHttp(app: FastifyInstance, ctx: LocalContext, c
   // Same start-time rule as stdio: a provider key variable holding `${VAR}` stops the start.
   checkProviderKeyEnv(env);
   const logger = (opts.logger ?? ctx.logger).child({ component: 'mcp-http' });
-  const idleMs = opts.sessionIdleMs ?? 30 * 60_000;
-  const maxSessions = opts.maxSessions ?? 200;
+  const idleMs = opts.sessionIdleMs ?? config.mcpHttpSessionIdleMs ?? 30 * 60_000;
+  const maxPerToken = opts.maxSessionsPerToken ?? config.mcpHttpMaxSessionsPerToken ?? 20;
+  const maxSessions = opts.maxSessions ?? 1000;
   const sessions = new Map<string, Session>();
+  /** Sessions being opened (initialize in flight), per token hash: they count against the cap. */
+  const opening = new Map<string, number>();
   const inProcessFetch = createInProcessFetch(app);
 
   const remoteClient = config.apiUrl ? new VoipbinClient({ baseUrl: config.apiUrl, accessKey: config.accessKey, logger }) : undefined;
@@ -123,7 +140,8 @@ export async function registerMcpHttp(app: FastifyInstance, ctx: LocalContext, c
 
   async function principalOf(token: string): Promise<Principal | undefined> {
     if (config.mcpHttpToken && safeEqual(token, config.mcpHttpToken)) return { kind: 'mcp_token', token };
-    if (await authenticate(ctx.store, token)) return { kind: 'accesskey', token };
+    const key = await authenticateKey(ctx.store, token);
+    if (key) return { kind: 'accesskey', token, key };
     return undefined;
   }
 
@@ -150,10 +168,24 @@ export async function registerMcpHttp(app: FastifyInstance, ctx: LocalContext, c
     return false;
   }
 
+  /** Drops a session from the table (it ended one way or another). */
+  function forget(id: string): void {
+    const s = sessions.get(id);
+    if (!s) return;
+    sessions.delete(id);
+    s.unbind();
+  }
+
   async function closeSession(s: Session, why: string): Promise<void> {
-    sessions.delete(s.id);
+    forget(s.id);
     logger.debug('mcp session closed', { session: s.id, why });
     await s.server.close().catch(() => undefined);
+  }
+
+  function sessionsOf(tokenHash: string): number {
+    let n = opening.get(tokenHash) ?? 0;
+    for (const s of sessions.values()) if (s.tokenHash === tokenHash) n++;
+    return n;
   }
 
   const sweep = setInterval(() => {
@@ -206,27 +238,49 @@ export async function registerMcpHttp(app: FastifyInstance, ctx: LocalContext, c
     if (req.method !== 'POST' || !isInit) {
       return sendRpcError(reply, 400, JSONRPC_BAD_REQUEST, 'Bad Request: no mcp-session-id header; start a session with an initialize request');
     }
+    if (sessionsOf(tokenHash) >= maxPerToken) {
+      return sendRpcError(
+        reply,
+        429,
+        JSONRPC_TOO_MANY_SESSIONS,
+        `Too many open MCP sessions for this token (limit ${maxPerToken}, MCP_HTTP_MAX_SESSIONS_PER_TOKEN): ` +
+          `close the sessions you no longer use (DELETE /mcp with their mcp-session-id header) or reuse one; ` +
+          `unused sessions also close after ${Math.round(idleMs / 1000)} s`,
+      );
+    }
     if (sessions.size >= maxSessions) {
-      return sendRpcError(reply, 503, JSONRPC_BAD_REQUEST, 'Too many open MCP sessions; close one (DELETE /mcp) or retry later');
+      return sendRpcError(reply, 503, JSONRPC_BAD_REQUEST, 'Too many open MCP sessions on this server; close one (DELETE /mcp) or retry later');
     }
 
     const server = createServer({ client: clientFor(principal), env, logger });
     const transport: StreamableHTTPServerTransport = new StreamableHTTPServerTransport({
       sessionIdGenerator: () => randomUUID(),
       onsessioninitialized: (id) => {
-        sessions.set(id, { id, transport, server, tokenHash, lastSeen: Date.now() });
+        const session: Session = { id, transport, server, tokenHash, lastSeen: Date.now(), unbind: () => undefined };
+        sessions.set(id, session);
+        // A session opened with an access key ends with the key (deleted, or expired).
+        if (principal.key) {
+          session.unbind = ctx.keySessions.bind(principal.key, (cause) => closeSession(session, revocationMessage(cause)));
+        }
         logger.info('mcp session opened', { session: id, auth: principal.kind });
       },
       onsessionclosed: (id) => {
-        sessions.delete(id);
+        forget(id);
         logger.info('mcp session ended by the client', { session: id });
       },
     });
     transport.onclose = () => {
-      if (transport.sessionId) sessions.delete(transport.sessionId);
+      if (transport.sessionId) forget(transport.sessionId);
     };
-    await server.connect(transport);
-    return forward(req, reply, transport);
+    opening.set(tokenHash, (opening.get(tokenHash) ?? 0) + 1);
+    try {
+      await server.connect(transport);
+      return await forward(req, reply, transport);
+    } finally {
+      const n = (opening.get(tokenHash) ?? 1) - 1;
+      if (n > 0) opening.set(tokenHash, n);
+      else opening.delete(tokenHash);
+    }
   }
 
   async function forward(req: FastifyRequest, reply: FastifyReply, transport: StreamableHTTPServerTransport): Promise<void> {

@@ -1,9 +1,43 @@
 /**
  * Output schemas of the tools: the fields a model needs, with everything else passed through
  * (`looseObject`), and nullable where VoIPBIN may send null. They document the results and
- * the SDK validates `structuredContent` against them.
+ * the SDK validates `structuredContent` against them. Also the one input schema several tool
+ * groups share: a flow action (create_call, create_flow, update_flow).
  */
 import { z } from 'zod';
+import type { FlowManagerAction } from '../client/index.js';
+
+/** A flow action as a tool argument (the server checks the type and its options). */
+export const actionInput = z.object({
+  type: z
+    .string()
+    .min(1)
+    .describe(
+      'Flow action type, e.g. answer, talk, ai_talk (real-time AI conversation, interruptible), ai (simple request-response AI), play, sleep, hangup, connect, transcribe_start, ai_summary.',
+    ),
+  option: z
+    .record(z.string(), z.unknown())
+    .optional()
+    .describe(
+      'Options of the action. ai_talk / ai: {"ai_id": "<id from create_ai or list_ais>"} to use a stored AI, or inline {"initial_prompt": "...", "language": "en-US", "voice_type": "female"}. ' +
+        'talk: {"text": "...", "language": "en-US"}. sleep: {"duration": 5000} (ms).',
+    ),
+  id: z.string().optional().describe('Action id (UUID), only needed as a goto/branch target.'),
+  next_id: z.string().optional().describe('Id of the action to run next instead of the following one (advanced).'),
+});
+
+/** Tool-argument actions as the REST client sends them. */
+export function toFlowActions(actions: Array<z.infer<typeof actionInput>>): FlowManagerAction[] {
+  return actions.map((a) => {
+    const action = { type: a.type, option: a.option ?? {} } as FlowManagerAction;
+    if (a.id !== undefined) action.id = a.id;
+    if (a.next_id !== undefined) action.next_id = a.next_id;
+    return action;
+  });
+}
+
+/** Types of the actions that start an AI call when they run. */
+export const AI_ACTION_TYPES: ReadonlySet<string> = new Set(['ai_talk', 'ai']);
 
 const str = z.string().nullish();
 const obj = z.record(z.string(), z.unknown()).nullish();
@@ -97,10 +131,12 @@ export const SummaryOutput = z.looseObject({
   id: z.string().describe('AI summary id (UUID)'),
   reference_type: str,
   reference_id: str,
-  status: str.describe('progressing while it is being written, done when content is ready'),
+  status: str.describe('progressing while it is being written; done when content is ready; failed when it cannot be written (failure_reason says why)'),
+  failure_reason: str.describe('why a failed summary could not be written, e.g. no LLM configured for the server'),
   language: str,
   content: str.describe('the summary text (empty until status is done)'),
   tm_create: str,
+  tm_update: str,
 });
 
 export const NumberOutput = z.looseObject({
@@ -113,3 +149,38 @@ export const NumberOutput = z.looseObject({
   message_flow_id: str,
   tm_create: str,
 });
+
+export const ActionOutput = z.looseObject({
+  id: str.describe('action id (UUID), assigned by the server'),
+  next_id: str,
+  type: str.describe('answer, talk, ai_talk, ai, sleep, hangup, connect, ...'),
+  option: obj,
+  tm_execute: str.describe('when it ran (executed actions of an activeflow only)'),
+});
+
+export const FlowOutput = z
+  .looseObject({
+    id: z.string().describe('flow id (UUID): pass it as flow_id of create_call, call_flow_id of create_number, or to get_flow / update_flow / delete_flow'),
+    type: str,
+    name: str,
+    detail: str,
+    actions: z.array(ActionOutput).nullish().describe('the actions, run in order when the flow starts'),
+    on_complete_flow_id: str,
+    tm_create: str,
+    tm_update: str,
+  })
+  .describe('A stored flow (a reusable list of actions)');
+
+export const ActiveflowOutput = z
+  .looseObject({
+    id: z.string().describe('activeflow id (UUID)'),
+    flow_id: str.describe('the flow it runs'),
+    status: str.describe('running or ended'),
+    reference_type: str.describe('what runs it: call, api, ...'),
+    reference_id: str.describe('e.g. the call id'),
+    current_action: ActionOutput.nullish().describe('the action running now (the last one run once ended)'),
+    executed_actions: z.array(ActionOutput).nullish().describe('the actions run so far, in order, with their options filled in'),
+    tm_create: str,
+    tm_update: str,
+  })
+  .describe('A running (or ended) instance of a flow, e.g. the flow of one call');

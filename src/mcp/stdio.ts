@@ -3,50 +3,92 @@
  * goes to stderr.
  *
  * - Remote mode (VOIPBIN_ACCESSKEY set): the tools use api.voipbin.net (or VOIPBIN_API_URL).
- * - Local mode: the embedded VoIPBIN on SQLite, served in-process (no port); the tools act as
- *   the local customer through the process's internal token (no access key is stored).
+ * - Local mode: one database has one live engine (src/local/discovery.ts). When a `serve` (or
+ *   another `mcp`) already runs the database, the tools act through it over HTTP, so calls,
+ *   phones and hangups are that server's. Otherwise this process runs the local VoIPBIN itself,
+ *   listening on HOST:PORT (a free port when that one is taken) so phones can reach it, and
+ *   claims the database the same way. Either way the tools act as the local customer through
+ *   the engine's internal token: no access key is created or stored.
  */
 import type { Readable, Writable } from 'node:stream';
 import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
 import { VoipbinClient } from '../client/index.js';
 import { loadConfig } from '../config.js';
 import type { Config } from '../config.js';
-import { openLocalPlatform } from '../server.js';
+import { startServer } from '../server.js';
+import { DatabaseInUseError, findLiveOwner, ownerHeaders } from '../local/discovery.js';
+import type { DiscoveryRecord } from '../local/discovery.js';
 import { createLogger } from '../util/logger.js';
 import type { Logger } from '../util/logger.js';
 import { checkProviderKeyEnv } from './env.js';
+import { registerMcpHttp } from './http.js';
 import { createServer } from './server.js';
 
 /** A VoIPBIN client for the MCP tools plus what has to be released at shutdown. */
 export interface McpBackend {
   client: VoipbinClient;
-  mode: 'local' | 'remote';
+  /** `local`: this process runs the engine; `attached`: a running serve does; `remote`: api.voipbin.net. */
+  mode: 'local' | 'attached' | 'remote';
+  /** The local VoIPBIN's URL (local and attached modes). */
+  url?: string;
   close(): Promise<void>;
 }
 
+/** How long to wait for an owner that is still starting before giving up. */
+const OWNER_START_WAIT_MS = 20_000;
+
+/** The one REST client, acting as the owner's local customer over HTTP. */
+function clientThrough(owner: DiscoveryRecord, logger: Logger): VoipbinClient {
+  const headers = ownerHeaders(owner);
+  const viaOwner: typeof fetch = (input, init) => {
+    const h = new Headers(init?.headers);
+    for (const [k, v] of Object.entries(headers)) h.set(k, v);
+    return fetch(input, { ...init, headers: h });
+  };
+  // No retries: a POST /calls whose answer was lost must not place a second call.
+  return new VoipbinClient({ baseUrl: `${owner.url}/v1.0`, fetch: viaOwner, maxRetries: 0, logger });
+}
+
 /**
- * Opens what the tools talk to: the remote API, or the local API in-process on the SQLite
- * store at `config.dbPath`.
+ * Opens what the tools talk to: the remote API; the local VoIPBIN of a running `serve` on the
+ * same database (over HTTP); or a local VoIPBIN this process starts and serves on HOST:PORT.
  */
 export async function openMcpBackend(config: Config, logger: Logger): Promise<McpBackend> {
   if (config.apiUrl) {
     const client = new VoipbinClient({ baseUrl: config.apiUrl, accessKey: config.accessKey, logger });
     return { client, mode: 'remote', close: async () => {} };
   }
-  const platform = await openLocalPlatform(config, { logger });
-  try {
-    if (platform.newLocalKey && !config.localAccessKey) {
-      // stdout is the protocol channel and the key must not go to a log: say how to get one.
-      logger.warn('created the local VoIPBIN customer; set VOIPBIN_LOCAL_ACCESSKEY to pin a key you can use with the REST API');
+  for (let attempt = 0; ; attempt++) {
+    const owner = await findLiveOwner(config.dbPath, { waitStartingMs: OWNER_START_WAIT_MS, logger });
+    if (owner?.url) {
+      logger.info('using the local VoIPBIN already running on this database', { url: owner.url, pid: owner.pid, role: owner.role });
+      return { client: clientThrough(owner, logger), mode: 'attached', url: owner.url, close: async () => {} };
     }
-    await platform.app.ready();
-    // The tools act as the local customer through this process's internal token: no access key
-    // is created or stored. The call engine runs calls placed from here (a destination with no
-    // phone connected ends as `failed`, as on VoIPBIN); phones connect to `serve`, not here.
-    return { client: platform.engine.clientFor(platform.localCustomerId), mode: 'local', close: () => platform.close() };
-  } catch (err) {
-    await platform.close();
-    throw err;
+    if (owner) throw new DatabaseInUseError(owner, config.dbPath);
+    try {
+      const server = await startServer(config, {
+        logger,
+        role: 'mcp',
+        fallbackToFreePort: true,
+        // Everything `serve` offers, so nothing is missing while this process owns the database.
+        extend: (app, ctx) => registerMcpHttp(app, ctx, config),
+      });
+      if (server.newLocalKey && !config.localAccessKey) {
+        // stdout is the protocol channel and the key must not go to a log: say how to get one.
+        logger.warn('created the local VoIPBIN customer; set VOIPBIN_LOCAL_ACCESSKEY to pin a key you can use with the REST API');
+      }
+      logger.info('local VoIPBIN listening', { url: server.url, api: `${server.url}/v1.0`, db: config.dbPath });
+      return {
+        client: server.engine.clientFor(server.localCustomerId!),
+        mode: 'local',
+        url: server.url,
+        close: () => server.close(),
+      };
+    } catch (err) {
+      // Another process claimed the database between the look and the claim: use it instead.
+      if (err instanceof DatabaseInUseError && attempt < 2) continue;
+      throw err;
+    }
   }
 }
 
@@ -87,7 +129,7 @@ export async function runMcpStdio(opts: McpStdioOptions = {}): Promise<number> {
 
   try {
     await server.connect(transport);
-    logger.info('mcp server ready on stdio', { mode: backend.mode, ...(backend.mode === 'local' ? { db: config.dbPath } : {}) });
+    logger.info('mcp server ready on stdio', { mode: backend.mode, ...(backend.mode !== 'remote' ? { db: config.dbPath, url: backend.url } : {}) });
     const why = await done;
     logger.info('mcp server shutting down', { why });
   } finally {

@@ -1,8 +1,9 @@
-import { parseArgs } from 'node:util';
+import { parseOrExit } from '../cli-args.js';
+import type { CommandSpec } from '../cli-args.js';
 import { readWavFile, writeWavFile } from '../../streams/audio/wav.js';
 import { createResampler } from '../../streams/audio/resampler.js';
 import { Pacer } from '../../streams/audio/pacer.js';
-import { LocalPhoneClient } from './local-phone-client.js';
+import { LocalPhoneClient, LocalServerError, isUnreachableError, serverOrigin } from './local-phone-client.js';
 import type { PhoneAddress, PhoneServerMessage } from '../local/ws/phone-protocol.js';
 
 export const CALL_USAGE = `usage: voipbin-ai call [--to <number|extension>] [--as <number|ext:name>] [--play in.wav] [--record out.wav]
@@ -14,6 +15,21 @@ export const CALL_USAGE = `usage: voipbin-ai call [--to <number|extension>] [--a
   this phone heard as an 8 kHz WAV. --as defaults to the account's first local number.
   The key defaults to VOIPBIN_LOCAL_ACCESSKEY, the url to http://HOST:PORT.`;
 
+const CALL_SPEC = {
+  name: 'call',
+  usage: CALL_USAGE,
+  options: {
+    to: { type: 'string' },
+    as: { type: 'string' },
+    play: { type: 'string' },
+    record: { type: 'string' },
+    key: { type: 'string' },
+    url: { type: 'string' },
+    'max-seconds': { type: 'string', default: '60' },
+    'linger-seconds': { type: 'string', default: '1' },
+  },
+} as const satisfies CommandSpec<Record<string, { type: 'string'; default?: string }>>;
+
 export interface CallCommandIo {
   env: Record<string, string | undefined>;
   out: (line: string) => void;
@@ -22,36 +38,20 @@ export interface CallCommandIo {
 
 /** `voipbin-ai call`: a command-line softphone for the local VoIPBIN. Returns the exit code. */
 export async function runCallCommand(argv: string[], io: CallCommandIo): Promise<number> {
-  let opts;
-  try {
-    opts = parseArgs({
-      args: argv,
-      options: {
-        to: { type: 'string' },
-        as: { type: 'string' },
-        play: { type: 'string' },
-        record: { type: 'string' },
-        key: { type: 'string' },
-        url: { type: 'string' },
-        'max-seconds': { type: 'string', default: '60' },
-        'linger-seconds': { type: 'string', default: '1' },
-        help: { type: 'boolean' },
-      },
-    }).values;
-  } catch (err) {
-    io.err(`${(err as Error).message}\n${CALL_USAGE}`);
-    return 2;
-  }
-  if (opts.help) {
-    io.out(CALL_USAGE);
-    return 0;
-  }
+  const args = parseOrExit(CALL_SPEC, argv, io);
+  if (typeof args === 'number') return args;
+  const opts = args.values;
   const key = opts.key ?? io.env.VOIPBIN_LOCAL_ACCESSKEY;
   if (!key) {
     io.err('an access key is needed: --key <key> or VOIPBIN_LOCAL_ACCESSKEY (serve prints the local key at first start)');
     return 2;
   }
-  const baseUrl = (opts.url ?? `http://${io.env.HOST ?? '127.0.0.1'}:${io.env.PORT ?? '8080'}`).replace(/\/+$/, '').replace(/\/v1\.0$/, '');
+  const baseUrl = serverOrigin(opts.url ?? `http://${io.env.HOST ?? '127.0.0.1'}:${io.env.PORT ?? '8080'}`);
+  // Say where the refused key came from, so the hint names the thing to fix.
+  const explain = (err: unknown): string =>
+    err instanceof LocalServerError && err.status === 401
+      ? `${err.message}: check ${opts.key !== undefined ? '--key' : 'VOIPBIN_LOCAL_ACCESSKEY'}`
+      : (err as Error).message;
   const maxMs = Number(opts['max-seconds']) * 1000;
   const lingerMs = Number(opts['linger-seconds']) * 1000;
   if (!(maxMs > 0) || !(lingerMs >= 0)) {
@@ -79,7 +79,17 @@ export async function runCallCommand(argv: string[], io: CallCommandIo): Promise
     }
   }
 
-  const as = opts.as ?? (await firstLocalNumber(baseUrl, key).catch((e: Error) => (io.err(e.message), undefined)));
+  let as = opts.as;
+  if (as === undefined) {
+    try {
+      as = await firstLocalNumber(baseUrl, key);
+    } catch (err) {
+      // Server down or key refused: say that, not the "no local number" hint below, which would
+      // send the user to fix the wrong thing.
+      io.err(explain(err));
+      return 1;
+    }
+  }
   if (!as) {
     io.err('no local number to register as: create one (POST /v1.0/numbers) or pass --as');
     return 2;
@@ -91,7 +101,7 @@ export async function runCallCommand(argv: string[], io: CallCommandIo): Promise
     phone = await LocalPhoneClient.connect(baseUrl, key);
     await phone.register(address);
   } catch (err) {
-    io.err((err as Error).message);
+    io.err(explain(err));
     return 1;
   }
   io.out(`registered as ${address.target}`);
@@ -186,9 +196,18 @@ export async function runCallCommand(argv: string[], io: CallCommandIo): Promise
   return 0;
 }
 
+/** The account's first local number; rejects with a {@link LocalServerError} when the server cannot be used. */
 async function firstLocalNumber(baseUrl: string, key: string): Promise<string | undefined> {
-  const res = await fetch(`${baseUrl}/v1.0/numbers?page_size=1`, { headers: { authorization: `Bearer ${key}` } });
-  if (!res.ok) throw new Error(`cannot list numbers: HTTP ${res.status}`);
+  let res: Response;
+  try {
+    res = await fetch(`${baseUrl}/v1.0/numbers?page_size=1`, { headers: { authorization: `Bearer ${key}` } });
+  } catch (err) {
+    if (isUnreachableError(err)) throw new LocalServerError(baseUrl, { unreachable: true, cause: err });
+    // undici's bare "fetch failed" hides the reason (a refused "bad port", TLS, ...) in `cause`.
+    const cause = (err as { cause?: { message?: string } }).cause?.message;
+    throw new Error(`cannot reach ${baseUrl}: ${cause ?? (err as Error).message}`, { cause: err });
+  }
+  if (!res.ok) throw new LocalServerError(baseUrl, { status: res.status, what: 'cannot list numbers' });
   const body = (await res.json()) as { result: { number: string }[] };
   return body.result[0]?.number;
 }

@@ -4,6 +4,51 @@ import { MAX_PHONE_AUDIO_BYTES, PHONE_PATH } from '../local/ws/phone-protocol.js
 import { int16ToL16Le, l16LeAsInt16 } from '../../streams/audio/l16.js';
 import type { PhoneAddress, PhoneClientMessage, PhoneServerMessage } from '../local/ws/phone-protocol.js';
 
+/** Socket error codes that mean "nothing answers at that address" (as opposed to a refusal). */
+const UNREACHABLE_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'EADDRNOTAVAIL', 'ETIMEDOUT', 'ECONNRESET']);
+
+/**
+ * True when `err` (from `fetch`, whose socket error is in `cause`, or from `ws`, whose error is
+ * the socket's own; both may wrap several attempts in an AggregateError) says the server could
+ * not be reached at all.
+ */
+export function isUnreachableError(err: unknown, depth = 0): boolean {
+  if (!err || typeof err !== 'object' || depth > 4) return false;
+  const e = err as { code?: unknown; cause?: unknown; errors?: unknown };
+  if (typeof e.code === 'string' && UNREACHABLE_CODES.has(e.code)) return true;
+  if (Array.isArray(e.errors) && e.errors.some((x) => isUnreachableError(x, depth + 1))) return true;
+  return isUnreachableError(e.cause, depth + 1);
+}
+
+/**
+ * The local VoIPBIN could not be used: nothing listens at `baseUrl` (`unreachable`), or it
+ * answered with an HTTP error (`status`, 401 when the access key was refused). The message says
+ * what to do; callers that know where the key came from may add to it.
+ */
+export class LocalServerError extends Error {
+  readonly baseUrl: string;
+  readonly unreachable: boolean;
+  readonly status?: number;
+  constructor(baseUrl: string, detail: { unreachable: true; cause?: unknown } | { status: number; reason?: string; what: string }) {
+    const message =
+      'unreachable' in detail
+        ? `cannot reach ${baseUrl}: is \`voipbin-ai serve\` running?`
+        : detail.status === 401
+          ? 'the access key was refused (HTTP 401)'
+          : `${detail.what}: HTTP ${detail.status}${detail.reason ? `: ${detail.reason}` : ''}`;
+    super(message, 'cause' in detail ? { cause: detail.cause } : undefined);
+    this.name = 'LocalServerError';
+    this.baseUrl = baseUrl;
+    this.unreachable = 'unreachable' in detail;
+    this.status = 'status' in detail ? detail.status : undefined;
+  }
+}
+
+/** `http://host:port` of a base URL given with or without `/v1.0` and trailing slashes. */
+export function serverOrigin(baseUrl: string): string {
+  return baseUrl.replace(/\/+$/, '').replace(/\/v1\.0$/, '');
+}
+
 /** Events of {@link LocalPhoneClient}. */
 export interface LocalPhoneEvents {
   message: [PhoneServerMessage];
@@ -38,9 +83,13 @@ export class LocalPhoneClient extends EventEmitter<LocalPhoneEvents> {
     ws.on('close', (code, reason) => this.emit('close', code, reason.toString()));
   }
 
-  /** Connects to `baseUrl` (`http://127.0.0.1:8080`) with an access key. */
+  /**
+   * Connects to `baseUrl` (`http://127.0.0.1:8080`) with an access key. Rejects with a
+   * {@link LocalServerError} when nothing listens there or the server refuses the connection.
+   */
   static connect(baseUrl: string, accessKey: string): Promise<LocalPhoneClient> {
-    const url = baseUrl.replace(/^http/, 'ws').replace(/\/+$/, '').replace(/\/v1\.0$/, '') + PHONE_PATH;
+    const origin = serverOrigin(baseUrl);
+    const url = origin.replace(/^http/, 'ws') + PHONE_PATH;
     return new Promise((resolve, reject) => {
       const ws = new WebSocket(url, { headers: { authorization: `Bearer ${accessKey}` } });
       ws.once('open', () => resolve(new LocalPhoneClient(ws)));
@@ -54,10 +103,10 @@ export class LocalPhoneClient extends EventEmitter<LocalPhoneEvents> {
           } catch {
             /* not JSON */
           }
-          reject(new Error(`phone connection refused: HTTP ${res.statusCode}${reason ? `: ${reason}` : ''}`));
+          reject(new LocalServerError(origin, { status: res.statusCode ?? 0, reason, what: 'phone connection refused' }));
         });
       });
-      ws.once('error', reject);
+      ws.once('error', (err) => reject(isUnreachableError(err) ? new LocalServerError(origin, { unreachable: true, cause: err }) : err));
     });
   }
 

@@ -81,7 +81,7 @@ describe('AI action lifecycle', () => {
   it('an engine_key inside an action is refused (flows are returned as stored)', async () => {
     const res = await fs.s.call('POST', '/flows', { actions: [{ type: 'ai_talk', option: { initial_prompt: 'x', engine_key: 'sk-never-stored-0123456789' } }] });
     expect(res.status).toBe(400);
-    expect(res.body.error.message).toMatch(/engine_key is not accepted/);
+    expect(res.body.error.message).toMatch(/engine_key: not accepted in an action/);
     expect(JSON.stringify(res.body)).not.toContain('sk-never-stored');
   });
 

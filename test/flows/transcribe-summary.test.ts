@@ -81,6 +81,24 @@ describe('transcribe_start and ai_summary', () => {
     expect(done.content).toBe(SUMMARY);
   });
 
+  it('ai_summary without a summary LLM: the summary ends failed with its reason, and the flow goes on', async () => {
+    fs.s.engine.summaryLlm = undefined;
+    const call = await dialFlow(fs.s, [
+      { type: 'answer' },
+      { type: 'ai_summary', option: { source_type: 'call', source_id: '${voipbin.call.id}' } },
+      { type: 'variable_set', option: { key: 'summary', value: 'was[${voipbin.ai_summary.content}]' } },
+      { type: 'hangup' },
+    ]);
+    const af = await waitActiveflow(fs.s, call.callId, (a) => a.status === 'ended', 'the activeflow to end');
+    expect(executed(af).map((a) => a.type)).toEqual(['answer', 'ai_summary', 'variable_set', 'hangup']);
+    expect(executed(af).find((a) => a.type === 'variable_set')!.option.value).toBe('was[]');
+    const summaries = (await ok(fs.s, 'GET', '/aisummaries')).result.filter((x: any) => x.reference_id === call.callId);
+    expect(summaries).toHaveLength(1);
+    expect(summaries[0]).toMatchObject({ status: 'failed', content: '', activeflow_id: af.id });
+    expect(summaries[0].failure_reason).toContain('OPENAI_API_KEY');
+    call.phone.close();
+  });
+
   it('without an STT provider: POST /transcribes answers 503 and transcribe_start is skipped', async () => {
     fs.s.engine.stt = undefined;
     const call = await dialFlow(fs.s, [{ type: 'answer' }, { type: 'transcribe_start' }, { type: 'sleep', option: { duration: 10000 } }]);

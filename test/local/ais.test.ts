@@ -147,29 +147,29 @@ describe('POST /ais', () => {
     const { stt_type: _s, ...noStt } = aiBody();
     void [_n, _m, _k, _p, _t, _s];
     const cases: [string, Record<string, unknown>, string, string?][] = [
-      ['name missing', noName, 'name is required'],
-      ['name blank', aiBody({ name: '   ' }), 'name is required'],
-      ['name not a string', aiBody({ name: 42 }), 'name must be a string'],
-      ['engine_model missing', noModel, 'engine_model is required'],
+      ['name missing', noName, 'name: required'],
+      ['name blank', aiBody({ name: '   ' }), 'name: required'],
+      ['name not a string', aiBody({ name: 42 }), 'name: must be a string'],
+      ['engine_model missing', noModel, 'engine_model: required'],
       ['engine_model without a provider', aiBody({ engine_model: 'gpt-4o' }), 'must be <provider>.<model>'],
       ['engine_model without a model', aiBody({ engine_model: 'openai.' }), 'must be <provider>.<model>'],
       ['engine_model with an empty provider', aiBody({ engine_model: '.gpt-4o' }), 'must be <provider>.<model>'],
       ['engine_model with an unknown provider', aiBody({ engine_model: 'acme.gpt-4o' }), 'provider "acme" is not supported'],
-      ['engine_model not a string', aiBody({ engine_model: 7 }), 'engine_model must be a string'],
-      ['engine_key missing', noKey, 'engine_key is required'],
-      ['engine_key empty', aiBody({ engine_key: '' }), 'engine_key is required'],
-      ['engine_key blank', aiBody({ engine_key: '   ' }), 'engine_key is required'],
-      ['engine_key not a string', aiBody({ engine_key: 1234567 }), 'engine_key must be a string'],
-      ['init_prompt missing', noPrompt, 'init_prompt is required'],
-      ['tts_type missing', noTts, 'tts_type must be one of'],
-      ['tts_type unknown', aiBody({ tts_type: 'mouth' }), 'tts_type must be one of'],
-      ['stt_type missing', noStt, 'stt_type must be one of'],
-      ['stt_type unknown', aiBody({ stt_type: 'ears' }), 'stt_type must be one of'],
-      ['stt_type of a TTS-only provider', aiBody({ stt_type: 'openai' }), 'stt_type must be one of'],
-      ['type unknown', aiBody({ type: 'weird' }), 'type must be normal or insight'],
-      ['tool_names not an array', aiBody({ tool_names: 'all' }), 'tool_names must be an array'],
+      ['engine_model not a string', aiBody({ engine_model: 7 }), 'engine_model: must be a string'],
+      ['engine_key missing', noKey, 'engine_key: required'],
+      ['engine_key empty', aiBody({ engine_key: '' }), 'engine_key: required'],
+      ['engine_key blank', aiBody({ engine_key: '   ' }), 'engine_key: required'],
+      ['engine_key not a string', aiBody({ engine_key: 1234567 }), 'engine_key: must be a string'],
+      ['init_prompt missing', noPrompt, 'init_prompt: required'],
+      ['tts_type missing', noTts, 'tts_type: must be one of'],
+      ['tts_type unknown', aiBody({ tts_type: 'mouth' }), 'tts_type: must be one of'],
+      ['stt_type missing', noStt, 'stt_type: must be one of'],
+      ['stt_type unknown', aiBody({ stt_type: 'ears' }), 'stt_type: must be one of'],
+      ['stt_type of a TTS-only provider', aiBody({ stt_type: 'openai' }), 'stt_type: must be one of'],
+      ['type unknown', aiBody({ type: 'weird' }), 'type: must be normal or insight'],
+      ['tool_names not an array', aiBody({ tool_names: 'all' }), 'tool_names: must be an array'],
       ['tool_names unknown', aiBody({ tool_names: ['fly_to_moon'] }), 'fly_to_moon', 'INVALID_TOOL_NAMES'],
-      ['tool_names with one unknown among known', aiBody({ tool_names: ['connect_call', 'nope'] }), 'unknown tool_names: nope', 'INVALID_TOOL_NAMES'],
+      ['tool_names with one unknown among known', aiBody({ tool_names: ['connect_call', 'nope'] }), 'tool_names: unknown tool name(s) nope', 'INVALID_TOOL_NAMES'],
       ['tool_names "all" mixed with an unknown', aiBody({ tool_names: ['all', 'x_tool'] }), 'x_tool', 'INVALID_TOOL_NAMES'],
       ['vad_config not an object', aiBody({ vad_config: 'loud' }), 'vad_config'],
       ['vad_config.confidence above 1', aiBody({ vad_config: { confidence: 1.5 } }), 'vad_config.confidence'],
@@ -179,7 +179,7 @@ describe('POST /ais', () => {
       ['vad_config.min_volume above 1', aiBody({ vad_config: { min_volume: 2 } }), 'vad_config.min_volume'],
       ['vad_config.confidence not a number', aiBody({ vad_config: { confidence: 'high' } }), 'vad_config.confidence'],
       ['vad_config unknown key', aiBody({ vad_config: { loudness: 1 } }), 'vad_config'],
-      ['parameter not an object', aiBody({ parameter: 'x' }), 'parameter must be an object'],
+      ['parameter not an object', aiBody({ parameter: 'x' }), 'parameter: must be an object'],
       ['smart_turn_enabled not a boolean', aiBody({ smart_turn_enabled: 'yes' }), 'smart_turn_enabled'],
     ];
     it.each(cases)('%s', async (_label, body, message, reason) => {
@@ -264,14 +264,14 @@ describe('PUT /ais/{id}', () => {
   it('rejects invalid changes with 400 and leaves the stored AI as it was', async () => {
     const created = ok(await L.c.post('/ais', aiBody()));
     const bad: [Record<string, unknown>, string, string?][] = [
-      [{ name: '' }, 'name is required'],
+      [{ name: '' }, 'name: required'],
       [{ engine_model: 'nobody.model' }, 'is not supported'],
       [{ engine_model: 'plain' }, 'must be <provider>.<model>'],
-      [{ tts_type: 'mouth' }, 'tts_type must be one of'],
-      [{ stt_type: 'ears' }, 'stt_type must be one of'],
+      [{ tts_type: 'mouth' }, 'tts_type: must be one of'],
+      [{ stt_type: 'ears' }, 'stt_type: must be one of'],
       [{ tool_names: ['unknown_tool'] }, 'unknown_tool', 'INVALID_TOOL_NAMES'],
       [{ vad_config: { stop_secs: 99 } }, 'vad_config.stop_secs'],
-      [{ engine_key: 5 }, 'engine_key must be a string'],
+      [{ engine_key: 5 }, 'engine_key: must be a string'],
     ];
     for (const [body, message, reason] of bad) {
       const res = await L.c.put(`/ais/${created.id}`, { ...body, engine_key: body.engine_key ?? `${CANARY_ENGINE_KEY}-never-stored` });
@@ -309,12 +309,14 @@ describe('engine_key is write-only', () => {
   it('is kept apart from the AI JSON in the database', () => {
     const db = new Database(L.dbPath, { readonly: true, fileMustExist: true });
     try {
-      const rows = db.prepare('SELECT data, secret FROM ais').all() as { data: string; secret: string }[];
-      expect(rows.length).toBeGreaterThan(0);
+      const rows = db.prepare('SELECT data, secret, tm_delete FROM ais').all() as { data: string; secret: string | null; tm_delete: string }[];
+      expect(rows.some((r) => r.tm_delete === TM_NEVER)).toBe(true);
       for (const r of rows) {
         expect(r.data).not.toContain('engine_key');
         expect(r.data).not.toContain(CANARY_ENGINE_KEY);
-        expect(r.secret.startsWith(CANARY_ENGINE_KEY)).toBe(true);
+        // A live AI keeps its key in the secret column; a deleted AI's key is erased.
+        if (r.tm_delete === TM_NEVER) expect(r.secret?.startsWith(CANARY_ENGINE_KEY)).toBe(true);
+        else expect(r.secret).toBeNull();
       }
     } finally {
       db.close();

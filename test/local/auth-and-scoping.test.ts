@@ -44,6 +44,12 @@ beforeAll(async () => {
   owned.message = ok(await c.post('/messages', { source: { type: 'tel', target: '+15550300001' }, destinations: [{ type: 'tel', target: '+15550300002' }], text: 'hi' }));
   owned.email = ok(await c.post('/emails', { destinations: [{ type: 'email', target: 'a@example.com' }], subject: 's', content: 'c' }));
   owned.aisummary = ok(await c.post('/aisummaries', { reference_type: 'call', reference_id: owned.call.id }));
+  // Without a summary LLM it ends `failed` in the background: compare against its final state.
+  for (let i = 0; i < 200 && owned.aisummary.status === 'progressing'; i++) {
+    await new Promise((r) => setTimeout(r, 25));
+    owned.aisummary = ok(await c.get(`/aisummaries/${owned.aisummary.id}`));
+  }
+  expect(owned.aisummary.status).toBe('failed');
   owned.aicall = await L.server.store.aicalls.insert(aicallRow(A));
   owned.aimessage = ok(await c.post('/aimessages', { aicall_id: owned.aicall.id, role: 'user', content: 'A’s words' }));
   owned.activeflow = await L.server.store.activeflows.insert(activeflowRow(A));
@@ -167,7 +173,7 @@ describe('customer scoping', () => {
     ['delete aimessage', 'DELETE', '/aimessages/{id}', undefined, 'aimessage', 'AIMESSAGE_NOT_FOUND'],
     ['get activeflow', 'GET', '/activeflows/{id}', undefined, 'activeflow', 'ACTIVEFLOW_NOT_FOUND'],
     ['stop activeflow', 'POST', '/activeflows/{id}/stop', undefined, 'activeflow', 'ACTIVEFLOW_NOT_FOUND'],
-    ['call with another customer’s flow', 'POST', '/calls', { source: { type: 'tel', target: '+15550300009' }, destinations: [{ type: 'extension', target: 'e' }], flow_id: '{id}' }, 'flow', 'FLOW_NOT_FOUND'],
+    ['call with another customer’s flow', 'POST', '/calls', { source: { type: 'extension', target: 'b-desk' }, destinations: [{ type: 'extension', target: 'e' }], flow_id: '{id}' }, 'flow', 'FLOW_NOT_FOUND'],
   ];
 
   const fill = (s: string, id: string) => s.split('{id}').join(id);

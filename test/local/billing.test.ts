@@ -15,8 +15,10 @@ import {
   expectNoLeak,
   expectNotFound,
   ok,
+  openPhone,
   otherCustomer,
   startLocal,
+  waitFor,
 } from './fixtures.js';
 import type { Client, Local, Res } from './fixtures.js';
 import { DEFAULT_PRICES } from '../../src/local/context.js';
@@ -91,8 +93,19 @@ describe('prices and balance', () => {
     expect(await balance()).toBe(INITIAL - 2 * P.messagePerDestination);
     ok(await L.c.post('/emails', email(3)));
     expect(await balance()).toBe(INITIAL - 2 * P.messagePerDestination - 3 * P.emailPerDestination);
-    ok(await L.c.post('/calls', call(1)));
-    expect(await balance()).toBe(INITIAL - 2 * P.messagePerDestination - 3 * P.emailPerDestination - P.callPerDestination);
+    // A call is charged when placed and keeps its charge once answered (an unanswered one is
+    // refunded: see test/local/limits.test.ts).
+    const phone = await openPhone(L.server, { type: 'extension', target: 'ext0' });
+    try {
+      const placed = ok(await L.c.post('/calls', call(1))).calls[0];
+      expect(await balance()).toBe(INITIAL - 2 * P.messagePerDestination - 3 * P.emailPerDestination - P.callPerDestination);
+      await phone.next('incoming', placed.id);
+      phone.ws.send(JSON.stringify({ type: 'answer' }));
+      await waitFor(async () => ok(await L.c.get(`/calls/${placed.id}`)).status === 'hangup', 'the answered call to end');
+      expect(ok(await L.c.get(`/calls/${placed.id}`)).tm_progressing).not.toBe('9999-01-01T00:00:00.000000Z');
+    } finally {
+      await phone.close();
+    }
     expect(await balance()).toBe(57);
   });
 

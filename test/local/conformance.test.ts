@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { VoipbinClient } from '../../src/client/client.js';
 import { VoipbinError } from '../../src/client/errors.js';
 import { validateRequest, validateResponse } from '../helpers/openapi.js';
-import { ACTIONS, activeflowRow, aiBody, aicallRow, openPhone, startLocal } from './fixtures.js';
+import { ACTIONS, activeflowRow, aiBody, aicallRow, openPhone, startLocal, waitFor } from './fixtures.js';
 import type { Local } from './fixtures.js';
 
 interface Exchange {
@@ -73,10 +73,14 @@ describe('the local API and the client against the OpenAPI spec', () => {
     const { calls } = await client.calls.create({
       source: { type: 'tel', target: '+15550400001' },
       destinations: [{ type: 'extension', target: 'conformance' }],
-      actions: ACTIONS,
+      actions: [{ type: 'answer' }, { type: 'sleep', option: { duration: 30000 } }],
     } as never);
     await client.calls.list();
     await client.calls.get(calls[0]!.id!);
+    // Answered, so the call keeps its charge (an unanswered call is refunded when it ends).
+    await phone.next('incoming', calls[0]!.id!);
+    phone.ws.send(JSON.stringify({ type: 'answer' }));
+    await waitFor(async () => (await client.calls.get(calls[0]!.id!)).status === 'progressing', 'the call answered');
     await client.calls.hangup(calls[0]!.id!);
     await phone.close();
 

@@ -91,7 +91,8 @@ describe('restart', () => {
     ok(await c1.post('/emails', { destinations: [{ type: 'email', target: 'a@example.com' }], subject: 's', content: 'c' }));
     const call = ok(await c1.post('/calls', { source: { type: 'tel', target: '+15550700001' }, destinations: [{ type: 'extension', target: 'x' }], flow_id: flow.id })).calls[0];
     ok(await c1.post('/aisummaries', { reference_type: 'call', reference_id: call.id }));
-    const aicall = await s1.store.aicalls.insert(aicallRow(me));
+    // Finished: a restart ends only what was left running (test/process covers that).
+    const aicall = await s1.store.aicalls.insert(aicallRow(me, { status: 'terminated' }));
     ok(await c1.post('/aimessages', { aicall_id: aicall.id, role: 'user', content: 'remember me' }));
     const extraKey = ok(await c1.post('/accesskeys', { name: 'extra' }));
     ok(await c1.put('/customer', { name: 'Renamed', webhook_uri: 'https://example.com/hook' }));
@@ -106,7 +107,8 @@ describe('restart', () => {
       return out;
     };
     const before = await snapshot(c1);
-    expect((before['/billing_accounts'] as any[])[0].balance_credit).toBe(500 - 10 - 1 - 20);
+    // The call never connected (nobody at extension x): its 20 credits came back.
+    expect((before['/billing_accounts'] as any[])[0].balance_credit).toBe(500 - 10 - 1);
     await stop(s1);
 
     // Same file, same pinned key: nothing new is created, nothing is printed.
@@ -130,7 +132,7 @@ describe('restart', () => {
     expect(await s3.store.ais.getSecret(me, ai.id)).toBe(CANARY_ENGINE_KEY);
     expectError(await c3.get(`/flows/${flow.id}`), 404, 'NOT_FOUND', 'FLOW_NOT_FOUND');
     expectError(await client(s3, extraKey.token).get('/customer'), 401, 'UNAUTHENTICATED', 'INVALID_CREDENTIALS');
-    expect(expectList(await c3.get('/billing_accounts'))[0].balance_credit).toBe(469);
+    expect(expectList(await c3.get('/billing_accounts'))[0].balance_credit).toBe(489);
     await stop(s3);
 
     // Only hashes of access keys are stored.

@@ -33,6 +33,8 @@ beforeAll(async () => {
   // A long ring timeout: a ringing call stays ringing until the test hangs it up.
   L = await startLocal({}, { engine: { ringTimeoutMs: 10 * 60_000 } });
   me = L.server.localCustomerId!;
+  // A call's source must be a number of the account.
+  ok(await L.c.post('/numbers', { number: SOURCE.target }));
 });
 afterAll(async () => {
   await L?.stop();
@@ -117,8 +119,8 @@ describe('/accesskeys', () => {
     expectInvalid(await L.c.post('/accesskeys', { expire: 'soon' }), 'expire');
     expectInvalid(await L.c.post('/accesskeys', { expire: 1.5 }), 'expire');
     // Too far out for a VoIPBIN timestamp: refused (it used to store "+011533-..." or answer 500).
-    expectInvalid(await L.c.post('/accesskeys', { expire: 3e11 }), 'expire is at most');
-    expectInvalid(await L.c.post('/accesskeys', { expire: 1e14 }), 'expire is at most');
+    expectInvalid(await L.c.post('/accesskeys', { expire: 3e11 }), 'expire: must be at most');
+    expectInvalid(await L.c.post('/accesskeys', { expire: 1e14 }), 'expire: must be at most');
     const longest = ok(await L.c.post('/accesskeys', { name: 'long', expire: 3_153_600_000 }));
     expect(longest.tm_expire).toMatch(TIMESTAMP_RE);
     expect(ok(await client(L.server, longest.token).get('/customer')).id).toBe(me);
@@ -144,7 +146,12 @@ describe('/customer', () => {
       webhook_method: 'POST',
       webhook_uri: 'https://acme.example/hook',
     };
-    const updated = ok(await L.c.put('/customer', { ...patch, id: randomUUID(), customer_id: randomUUID(), billing_account_id: 'x' }));
+    // Fields PUT cannot change are refused by name (never silently ignored), and nothing changes.
+    for (const field of ['id', 'customer_id', 'billing_account_id']) {
+      expectInvalid(await L.c.put('/customer', { ...patch, [field]: randomUUID() }), `${field}: unknown field; use name, detail`);
+    }
+    expect(ok(await L.c.get('/customer'))).toEqual(before);
+    const updated = ok(await L.c.put('/customer', patch));
     expect(updated).toEqual({ ...before, ...patch, tm_update: expect.stringMatching(TIMESTAMP_RE) });
     expect(updated.tm_update).not.toBe(TM_NEVER);
     expect(ok(await L.c.get('/customer'))).toEqual(updated);
@@ -205,14 +212,15 @@ describe('/flows', () => {
 
   it('validates flows', async () => {
     const flow = ok(await L.c.post('/flows', { actions: ACTIONS }));
+    // POST needs actions; PUT is partial (checked below).
+    expectInvalid(await L.c.post('/flows', { name: 'x' }), 'actions: must be an array');
     const bad: [unknown, string][] = [
-      [{ name: 'x' }, 'actions'],
-      [{ actions: 'answer' }, 'actions must be an array'],
+      [{ actions: 'answer' }, 'actions: must be an array'],
       [{ actions: [{ type: 'teleport' }] }, 'actions[0].type'],
       [{ actions: [{}] }, 'actions[0].type'],
       [{ actions: [{ type: 'answer', id: 'not-a-uuid' }] }, 'actions[0].id'],
       [{ actions: [{ type: 'talk', option: 'loud' }] }, 'actions[0].option'],
-      [{ name: 3, actions: ACTIONS }, 'name must be a string'],
+      [{ name: 3, actions: ACTIONS }, 'name: must be a string'],
     ];
     for (const [body, message] of bad) {
       expectInvalid(await L.c.post('/flows', body), message);
@@ -306,7 +314,7 @@ describe('/calls', () => {
       [{ source: SOURCE, destinations: dest }, 'give either actions'],
       [{ source: SOURCE, destinations: dest, actions: [] }, 'give either actions'],
       [{ source: SOURCE, destinations: dest, actions: ACTIONS, flow_id: randomUUID() }, 'give either actions'],
-      [{ source: SOURCE, destinations: dest, flow_id: 'flow-1' }, 'flow_id must be a UUID'],
+      [{ source: SOURCE, destinations: dest, flow_id: 'flow-1' }, 'flow_id: must be a UUID'],
       [{ source: { type: 'pigeon', target: 'x' }, destinations: dest, actions: ACTIONS }, 'source.type'],
       [{ source: { type: 'tel', target: '' }, destinations: dest, actions: ACTIONS }, 'source.target'],
       [{ source: SOURCE, destinations: [{ type: 'tel' }], actions: ACTIONS }, 'destinations[0].target'],
@@ -406,9 +414,9 @@ describe('/aicalls (seeded) and /aimessages', () => {
     expectNotFound(await L.c.del(`/aimessages/${m2.id}`), 'AIMESSAGE_NOT_FOUND');
     expect(expectList(await L.c.get(`/aimessages?aicall_id=${aicall.id}`))).toEqual([m3, m1]);
 
-    expectInvalid(await L.c.get('/aimessages'), 'aicall_id is required', 'MISSING_REQUEST_PARAMETER');
-    expectInvalid(await L.c.get('/aimessages?aicall_id='), 'aicall_id is required', 'MISSING_REQUEST_PARAMETER');
-    expectInvalid(await L.c.get('/aimessages?aicall_id=abc'), 'aicall_id must be a UUID', 'INVALID_REQUEST_PARAMETER');
+    expectInvalid(await L.c.get('/aimessages'), 'aicall_id: required', 'MISSING_REQUEST_PARAMETER');
+    expectInvalid(await L.c.get('/aimessages?aicall_id='), 'aicall_id: required', 'MISSING_REQUEST_PARAMETER');
+    expectInvalid(await L.c.get('/aimessages?aicall_id=abc'), 'aicall_id: must be a UUID', 'INVALID_REQUEST_PARAMETER');
     expectNotFound(await L.c.get(`/aimessages?aicall_id=${randomUUID()}`), 'AICALL_NOT_FOUND');
     expectNotFound(await L.c.get(`/aimessages/${randomUUID()}`), 'AIMESSAGE_NOT_FOUND');
   });
@@ -417,10 +425,10 @@ describe('/aicalls (seeded) and /aimessages', () => {
     const aicall = await L.server.store.aicalls.insert(aicallRow(me));
     const bad: [unknown, string][] = [
       [{ role: 'user', content: 'x' }, 'aicall_id'],
-      [{ aicall_id: 'abc', role: 'user', content: 'x' }, 'aicall_id must be a UUID'],
-      [{ aicall_id: aicall.id, content: 'x' }, 'role must be one of'],
-      [{ aicall_id: aicall.id, role: 'robot', content: 'x' }, 'role must be one of'],
-      [{ aicall_id: aicall.id, role: 'user' }, 'content is required'],
+      [{ aicall_id: 'abc', role: 'user', content: 'x' }, 'aicall_id: must be a UUID'],
+      [{ aicall_id: aicall.id, content: 'x' }, 'role: must be one of'],
+      [{ aicall_id: aicall.id, role: 'robot', content: 'x' }, 'role: must be one of'],
+      [{ aicall_id: aicall.id, role: 'user' }, 'content: required'],
       [{ aicall_id: aicall.id, role: 'assistant', content: '', tool_calls: [{ id: 'c' }] }, 'tool_calls[0].function'],
     ];
     for (const [body, message] of bad) expectInvalid(await L.c.post('/aimessages', body), message);
@@ -483,8 +491,8 @@ describe('/numbers', () => {
     const n = ok(await L.c.post('/numbers', { number: '+15550100003' }));
     const before = expectList(await L.c.get('/numbers?page_size=100')).length;
     const bad: [unknown, string][] = [
-      [{}, 'number is required'],
-      [{ number: 15550100004 }, 'number is required'],
+      [{}, 'number: is required'],
+      [{ number: 15550100004 }, 'number: is required'],
       [{ number: 'call me' }, 'is not an E.164 phone number'],
       [{ number: '5550100004' }, 'is not an E.164 phone number'],
       [{ number: '+0550100004' }, 'is not an E.164 phone number'],
@@ -542,8 +550,8 @@ describe('/messages', () => {
       [{ destinations: to, text: 'hi' }, 'source'],
       [{ source: src, text: 'hi' }, 'destinations'],
       [{ source: src, destinations: [], text: 'hi' }, 'at least one destination'],
-      [{ source: src, destinations: to }, 'text is required'],
-      [{ source: src, destinations: to, text: '' }, 'text must not be empty'],
+      [{ source: src, destinations: to }, 'text: required'],
+      [{ source: src, destinations: to, text: '' }, 'text: must not be empty'],
       [{ source: { type: 'tel', target: 'abc' }, destinations: to, text: 'hi' }, 'source.target: "abc" is not an E.164'],
       [{ source: src, destinations: [...to, { type: 'tel', target: '12' }], text: 'hi' }, 'destinations[1].target: "12" is not an E.164'],
       [{ source: { type: 'email', target: 'a@b.co' }, destinations: to, text: 'hi' }, 'source.type'],
@@ -588,9 +596,9 @@ describe('/emails', () => {
       [{ destinations: [], subject: 's', content: 'c' }, 'at least one destination'],
       [{ destinations: [{ type: 'email', target: 'not-an-address' }], subject: 's', content: 'c' }, 'destinations[0].target'],
       [{ destinations: [{ type: 'tel', target: '+15550200002' }], subject: 's', content: 'c' }, 'destinations[0].type'],
-      [{ destinations: to, content: 'c' }, 'subject is required'],
-      [{ destinations: to, subject: 's' }, 'content is required'],
-      [{ destinations: to, subject: 's', content: 'c', attachments: [{ reference_type: 'recording', reference_id: 'x' }] }, 'reference_id must be a UUID'],
+      [{ destinations: to, content: 'c' }, 'subject: required'],
+      [{ destinations: to, subject: 's' }, 'content: required'],
+      [{ destinations: to, subject: 's', content: 'c', attachments: [{ reference_type: 'recording', reference_id: 'x' }] }, 'reference_id: must be a UUID'],
     ];
     for (const [body, message] of bad) expectInvalid(await L.c.post('/emails', body), message);
     expect(expectList(await L.c.get('/emails?page_size=100')).length).toBe(before);
@@ -615,8 +623,19 @@ describe('/aisummaries', () => {
       await L.c.post('/aisummaries', { reference_type: 'recording', reference_id: randomUUID(), language: 'ko-KR', on_end_flow_id: flow.id }),
     );
     expect(second).toMatchObject({ reference_type: 'recording', language: 'ko-KR', on_end_flow_id: flow.id });
-    expect(expectList(await L.c.get('/aisummaries?page_size=2'))).toEqual([second, created]);
-    expect(ok(await L.c.get(`/aisummaries/${created.id}`))).toEqual(created);
+    // This server has no summary LLM: both end `failed` with a reason a client can read.
+    const ended = async (id: string) => {
+      for (let i = 0; i < 200; i++) {
+        const now = ok(await L.c.get(`/aisummaries/${id}`));
+        if (now.status !== 'progressing') return now;
+        await new Promise((r) => setTimeout(r, 25));
+      }
+      throw new Error(`summary ${id} still progressing`);
+    };
+    const [createdEnd, secondEnd] = [await ended(created.id), await ended(second.id)];
+    expect(createdEnd).toMatchObject({ ...created, status: 'failed', failure_reason: expect.stringMatching(/no LLM is configured/), tm_update: expect.any(String) });
+    expect(secondEnd.status).toBe('failed');
+    expect(expectList(await L.c.get('/aisummaries?page_size=2'))).toEqual([secondEnd, createdEnd]);
 
     const deleted = ok(await L.c.del(`/aisummaries/${created.id}`));
     expect(deleted.tm_delete).not.toBe(TM_NEVER);
@@ -627,10 +646,10 @@ describe('/aisummaries', () => {
   it('validates summaries and stores nothing on error', async () => {
     const before = expectList(await L.c.get('/aisummaries?page_size=100')).length;
     const bad: [unknown, string][] = [
-      [{ reference_id: randomUUID() }, 'reference_type must be one of'],
-      [{ reference_type: 'meeting', reference_id: randomUUID() }, 'reference_type must be one of'],
+      [{ reference_id: randomUUID() }, 'reference_type: must be one of'],
+      [{ reference_type: 'meeting', reference_id: randomUUID() }, 'reference_type: must be one of'],
       [{ reference_type: 'call' }, 'reference_id'],
-      [{ reference_type: 'call', reference_id: 'abc' }, 'reference_id must be a UUID'],
+      [{ reference_type: 'call', reference_id: 'abc' }, 'reference_id: must be a UUID'],
       [{ reference_type: 'call', reference_id: randomUUID() }, 'reference_id: call'],
       [{ reference_type: 'recording', reference_id: randomUUID(), on_end_flow_id: 'x' }, 'on_end_flow_id'],
     ];

@@ -18,7 +18,7 @@ import { capturedLogs, startTestServer, tempDir } from '../helpers/server.js';
 import type { TestServer } from '../helpers/server.js';
 import { CANARY, EXPECTED_TOOLS, errorInfo, errorText, ok, seedAicall, toolCaller } from './helpers.js';
 
-const LIST_TOOLS = ['list_ais', 'list_calls', 'list_aicalls', 'get_aicall_messages', 'list_ai_summaries', 'list_numbers'];
+const LIST_TOOLS = ['list_ais', 'list_calls', 'list_aicalls', 'get_aicall_messages', 'list_ai_summaries', 'list_numbers', 'list_flows', 'list_activeflows'];
 const SOURCE = '+15550100001';
 
 let tmp: ReturnType<typeof tempDir>;
@@ -64,7 +64,7 @@ afterAll(async () => {
 });
 
 describe('MCP server (in-process, real local API)', () => {
-  it('offers the 19 tools, each with a title, a description, four annotations, described arguments and an output schema', async () => {
+  it('offers the 28 tools, each with a title, a description, four annotations, described arguments and an output schema', async () => {
     const { tools } = await mcp.listTools();
     expect(tools.map((t) => t.name).sort()).toEqual(EXPECTED_TOOLS);
     for (const t of tools) {
@@ -318,7 +318,9 @@ describe('MCP server (in-process, real local API)', () => {
     try {
       const poorCall = toolCaller(poorMcp, seen);
       expect(ok(await poorCall('list_ais', {})).ais).toEqual([]);
-      const r = errorInfo(await poorCall('create_call', { source: { target: SOURCE }, destinations: [{ target: '+15550105555' }], actions: [{ type: 'answer' }] }));
+      // A source of its own: the source is checked before the charge.
+      expect(ok(await poorCall('create_number', { number: '+15550106666' })).number.number).toBe('+15550106666');
+      const r = errorInfo(await poorCall('create_call', { source: { target: '+15550106666' }, destinations: [{ target: '+15550105555' }], actions: [{ type: 'answer' }] }));
       expect(r).toMatchObject({ status: 402, reason: 'INSUFFICIENT_BALANCE' });
       expect(r.next_step).toMatch(/balance/);
     } finally {

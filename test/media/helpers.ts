@@ -325,7 +325,8 @@ export async function keptUpCall(server: TestServer, phone: TestPhone, destinati
     'POST',
     '/calls',
     {
-      source: { type: 'tel', target: '+15550009999' },
+      // An extension of the account: a tel source must be a number the account owns.
+      source: { type: 'extension', target: 'test-dialer' },
       destinations: [destination.startsWith('+') ? { type: 'tel', target: destination } : { type: 'extension', target: destination }],
       actions: [{ type: 'answer' }, { type: 'sleep', option: { duration: 30000 } }],
     },

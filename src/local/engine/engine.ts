@@ -18,16 +18,22 @@ import type { LlmProvider } from '../../providers/llm/types.js';
 import { CallTranscription, NO_STT_REASON } from './transcribe.js';
 import type { TranscribeOptions } from './transcribe.js';
 import { generateSummary } from '../summaries.js';
+import { CHARGED_CREDITS_FIELD, refund } from '../billing.js';
 
 /** A registered local phone (softphone) that can ring and carry one call at a time. */
 export interface PhoneEndpoint extends Party {
   readonly customerId: string;
-  /** The address it answers: `tel:+15551234567` or `extension:<customerId>:<name>`. */
+  /** The address it answers: `tel:<customerId>:+15551234567` or `extension:<customerId>:<name>`. */
   readonly addressKey: string;
   /** An incoming call rings this phone. */
   ring(call: Row): void;
   /** The call this phone is on (ringing or talking), if any. */
   currentCallId: string | undefined;
+  /**
+   * Takes the phone off the line for good: its call ends first (it gets `hangup`), then its
+   * connection closes telling it `reason` (e.g. its number was deleted).
+   */
+  drop(reason: string): Promise<void>;
 }
 
 export interface EngineOptions {
@@ -41,11 +47,15 @@ export interface EngineOptions {
   summaryLlm?: LlmProvider;
 }
 
-/** `tel:+1555...` or `extension:<customer>:<name>`: the key phones register and calls route on. */
+/**
+ * `tel:<customer>:+1555...` or `extension:<customer>:<name>`: the key phones register and calls
+ * route on. A number's key carries its customer too: a phone registered while customer 1 owned
+ * +1555... can never be handed a call for the same number after customer 2 re-creates it.
+ */
 export function addressKey(customerId: string, address: { type: string; target: string }): string | undefined {
   if (address.type === 'tel') {
     const n = normalizeE164(address.target);
-    return n ? `tel:${n}` : undefined;
+    return n ? `tel:${customerId}:${n}` : undefined;
   }
   if (address.type === 'extension') return `extension:${customerId}:${address.target}`;
   return undefined;
@@ -192,8 +202,41 @@ export class LocalCallEngine implements CallEngine {
     }
   }
 
-  findPhone(key: string | undefined): PhoneEndpoint | undefined {
-    return key ? this.phones.get(key) : undefined;
+  /**
+   * The phone of `ownerCustomerId` registered at `address`: for a number, pass the number's
+   * owner (see {@link phoneFor}). A phone of any other customer is never returned.
+   */
+  findPhone(ownerCustomerId: string, address: { type: string; target: string }): PhoneEndpoint | undefined {
+    const key = addressKey(ownerCustomerId, address);
+    const phone = key ? this.phones.get(key) : undefined;
+    return phone && phone.customerId === ownerCustomerId ? phone : undefined;
+  }
+
+  /**
+   * The phone a call to `destination` rings: for a number, the phone of the number's current
+   * owner (none when no such number exists); for an extension, the phone of `customerId`.
+   */
+  private async phoneFor(customerId: string, destination: { type: string; target: string }): Promise<PhoneEndpoint | undefined> {
+    let owner = customerId;
+    if (destination.type === 'tel') {
+      const n = normalizeE164(destination.target);
+      const row = n ? (await this.ctx.store.numbers.findBy('number', n))[0] : undefined;
+      if (!row) return undefined;
+      owner = row.customer_id;
+    }
+    return this.findPhone(owner, destination);
+  }
+
+  /**
+   * A number was deleted: the phone registered on it is unregistered at once (nothing routes to
+   * it any more), its call ends and its connection closes telling it to register again.
+   */
+  async numberDeleted(number: Row): Promise<void> {
+    const target = String(number.number ?? '');
+    const phone = this.findPhone(number.customer_id, { type: 'tel', target });
+    if (!phone) return;
+    this.phones.delete(phone.addressKey);
+    await phone.drop(`number ${target} was deleted; register again on a number of this account`);
   }
 
   // ---- CallEngine (the API's seam)
@@ -235,15 +278,22 @@ export class LocalCallEngine implements CallEngine {
   /** An outgoing call from POST /calls (or a flow's connect): ring the destination's phone. */
   async dialOut(call: Row, variables: Record<string, string> = {}, opts: { runFlow?: boolean } = {}): Promise<LiveCall> {
     const destination = call.destination as { type: string; target: string };
-    const phone = this.findPhone(addressKey(call.customer_id, destination));
     const live = new LiveCall(call);
+    // Tracked before the lookup awaits, so a hangup through the API meanwhile finds the call.
     this.track(live);
+    const phone = await this.phoneFor(call.customer_id, destination);
+    if (live.ended) return live;
+    // Why a call did not connect is logged at the default level, next to its hangup_reason.
+    const where = `call ${call.id} to ${destination.target}`;
+    const at = destination.type === 'tel' ? 'that number' : `that ${destination.type || 'address'}`;
     if (!phone) {
       // VoIPBIN reports an unreachable destination as a hangup with reason "failed".
+      this.ctx.logger.warn(`${where}: no phone is registered at ${at}`, { call_id: call.id, hangup_reason: 'failed' });
       await this.endCall(live, { by: 'remote', reason: 'failed' });
       return live;
     }
     if (phone.currentCallId) {
+      this.ctx.logger.warn(`${where}: the phone at ${at} is busy on another call`, { call_id: call.id, hangup_reason: 'busy' });
       await this.endCall(live, { by: 'remote', reason: 'busy' });
       return live;
     }
@@ -256,7 +306,9 @@ export class LocalCallEngine implements CallEngine {
     this.ringTimers.set(
       call.id,
       setTimeout(() => {
-        if (!live.answered && !live.ended) void this.endCall(live, { by: 'remote', reason: 'noanswer' });
+        if (live.answered || live.ended) return;
+        this.ctx.logger.warn(`${where}: no answer within ${Math.round(this.ringTimeoutMs / 1000)} s`, { call_id: call.id, hangup_reason: 'noanswer' });
+        void this.endCall(live, { by: 'remote', reason: 'noanswer' });
       }, this.ringTimeoutMs),
     );
     phone.ring(live.row);
@@ -282,7 +334,9 @@ export class LocalCallEngine implements CallEngine {
     };
     const live = new LiveCall(row, from);
     from.currentCallId = row.id;
+    const where = `call ${row.id} to ${to}`;
     if (!customerId) {
+      this.ctx.logger.warn(`${where}: ${to} is not a number of any local account`, { call_id: row.id, hangup_reason: 'failed' });
       this.track(live);
       await this.endCall(live, { by: 'remote', reason: 'failed' });
       return live;
@@ -294,8 +348,11 @@ export class LocalCallEngine implements CallEngine {
       this.startFlow(live, {});
       return live;
     }
-    const phone = this.findPhone(addressKey(customerId, destination));
+    const phone = await this.phoneFor(customerId, destination);
+    if (live.ended) return live;
     if (!phone || phone === from) {
+      const why = phone ? 'the caller itself is the phone registered at that number' : `no phone is registered at that ${number ? 'number' : 'extension'} and it has no call_flow_id`;
+      this.ctx.logger.warn(`${where}: ${why}`, { call_id: row.id, hangup_reason: 'failed' });
       await this.endCall(live, { by: 'remote', reason: 'failed' });
       return live;
     }
@@ -391,6 +448,10 @@ export class LocalCallEngine implements CallEngine {
     this.ringTimers.delete(live.id);
     live.markEnded(info);
     this.untrack(live);
+    // A call that never connected (failed, busy, noanswer, cancel) is not charged: its price
+    // comes back. Zeroed on the row before anything awaits, so the refund is exact and once.
+    const charged = live.answered ? 0 : Number(live.row[CHARGED_CREDITS_FIELD] ?? 0);
+    if (charged > 0) live.row = { ...live.row, [CHARGED_CREDITS_FIELD]: 0 };
     const party = live.party as (Party & { currentCallId?: string }) | undefined;
     if (party && party.currentCallId === live.id) party.currentCallId = undefined;
     party?.ended(live.id, info.reason || 'normal');
@@ -398,6 +459,7 @@ export class LocalCallEngine implements CallEngine {
     // logged, never thrown, so it cannot become an unhandled rejection that stops the process.
     try {
       if (live.row.customer_id && (await this.ctx.store.calls.getById(live.id))) {
+        if (charged > 0) await refund(this.ctx, live.row.customer_id, charged);
         live.row = await this.storeHangup(live.row, info);
       }
     } catch (err) {
@@ -416,11 +478,27 @@ export class LocalCallEngine implements CallEngine {
     if (await this.ctx.store.calls.getById(live.id)) await this.ctx.store.calls.update(live.row);
   }
 
-  /** Ends every live call (server shutdown). */
+  /**
+   * True once {@link shutdown} began: sockets a call's end closes use 1001 "server shutting
+   * down" instead of 1000 "call ended", so a client can tell a shutdown from a hangup.
+   */
+  shuttingDown = false;
+
+  /**
+   * Ends every live call (server shutdown): each party is told (a phone gets `hangup`), the rows
+   * are written, and the flows and AI sessions those calls ran get a bounded moment to store
+   * their end before the caller closes the database.
+   */
   async shutdown(): Promise<void> {
+    this.shuttingDown = true;
     for (const id of [...this.transcriptions.keys()]) await this.stopTranscribe(id);
     for (const live of [...this.live.values()]) await this.endCall(live, { by: 'local', reason: 'normal' });
     for (const t of this.ringTimers.values()) clearTimeout(t);
     this.ringTimers.clear();
+    for (const runner of [...this.runners.values()]) await runner.stop('server shutting down');
+    // An AI action writes its terminated AI call as it unwinds; what is still unwritten after
+    // this bound is ended by the next start's recovery (src/local/recovery.ts).
+    const end = Date.now() + 2000;
+    while (this.aicallStops.size > 0 && Date.now() < end) await new Promise((r) => setTimeout(r, 20));
   }
 }

@@ -24,9 +24,38 @@ export interface HangupInfo {
 export type FrameListener = (frame: Int16Array) => void;
 
 /**
+ * Bound of a call's inbound jitter buffer, in 20 ms frames (1 s). A phone that sends faster than
+ * real time (a burst after a network stall, a test sending a whole second at once) is played out
+ * at 50 frames/s; beyond this bound the oldest frames are dropped (and counted), so a runaway
+ * sender cannot grow memory or latency without limit.
+ */
+export const INBOUND_BUFFER_FRAMES = 50;
+
+/**
+ * Latency trim of the inbound jitter buffer. Both ends run at 50 frames/s, so nothing ever
+ * shrinks a standing backlog on its own: every stall (a late sender flushing what it held back, a
+ * busy event loop, ticks the clock had to skip) would add its length to the call's latency for
+ * good. So every {@link TRIM_WINDOW_TICKS} ticks (500 ms), if the party kept sending in real time
+ * (frames arrived in at least half of the window's ticks) and the buffer never held fewer than
+ * {@link TRIM_TARGET_FRAMES} + 1 frames, the oldest frames above that cushion are dropped
+ * (counted apart from overflow drops). A burst followed by a pause is never trimmed: it arrives
+ * within a tick or two, so it is played out whole, at 50 frames/s.
+ */
+export const TRIM_WINDOW_TICKS = 25;
+/** Frames of standing backlog a trim keeps (one frame absorbs a sender's normal jitter). */
+export const TRIM_TARGET_FRAMES = 1;
+
+/**
  * The media and live state of one call: the party's audio fans out to taps (media streams,
  * agents, a bridged peer); sources (talk, injections, the peer) are mixed into what the party
  * hears, one frame per clock tick.
+ *
+ * Both directions run on the media clock. What the party says goes into a bounded jitter buffer
+ * and every tick hands the taps exactly one frame: the oldest buffered one, or silence when the
+ * party said nothing. So every tap (media_stream, bridge, transcription, agent) sees one
+ * continuous real-time stream, 50 frames/s from answer to hangup, whatever the party's send
+ * pattern. Nothing is prefilled: a frame waits at most until the next tick (<= 20 ms), and a
+ * sender in real time keeps the buffer at 0-1 frames (one more after each late arrival).
  */
 export class LiveCall {
   row: Row;
@@ -49,8 +78,38 @@ export class LiveCall {
   private readonly endListeners = new Set<(info: HangupInfo) => void>();
   private readonly mix = new Int32Array(FRAME_SAMPLES);
   private readonly out = new Int16Array(FRAME_SAMPLES);
-  /** Re-frames whatever chunk sizes the party sends into 20 ms frames for the taps. */
-  private readonly inbound = new Framer<Int16Array>({ sampleRateHz: 8000, frameMs: 20 }, (f) => this.deliver(f));
+  /** Re-frames whatever chunk sizes the party sends into 20 ms frames for the jitter buffer. */
+  private readonly inbound = new Framer<Int16Array>({ sampleRateHz: 8000, frameMs: 20 }, (f) => this.buffer(f));
+  /**
+   * The inbound jitter buffer: a ring of {@link INBOUND_BUFFER_FRAMES} frames, allocated once with
+   * the call. `inSlots[i]` are views of the ring made up front, so writing or reading a frame on
+   * the hot path creates no view objects.
+   */
+  private readonly inRing = new Int16Array(INBOUND_BUFFER_FRAMES * FRAME_SAMPLES);
+  private readonly inSlots: Int16Array[] = Array.from({ length: INBOUND_BUFFER_FRAMES }, (_, i) =>
+    this.inRing.subarray(i * FRAME_SAMPLES, (i + 1) * FRAME_SAMPLES),
+  );
+  /** Slot of the oldest buffered frame. */
+  private inHead = 0;
+  /** Frames buffered. */
+  private inCount = 0;
+  /**
+   * The one frame handed to the taps each tick (a copy of the slot, or zeros). A separate array
+   * rather than the slot itself: a tap that scribbles on its frame cannot corrupt buffered audio.
+   */
+  private readonly tapFrame = new Int16Array(FRAME_SAMPLES);
+  /** Inbound frames dropped because the jitter buffer was full (oldest first). */
+  droppedInboundFrames = 0;
+  /** Inbound frames dropped by the latency trim (see {@link TRIM_WINDOW_TICKS}). */
+  trimmedInboundFrames = 0;
+  /** Exceptions thrown by taps (each one skipped; the stream goes on). */
+  tapErrors = 0;
+  /** The trim's window: ticks so far, fewest frames left after a tick, ticks with arrivals. */
+  private windowTicks = 0;
+  private windowMin = INBOUND_BUFFER_FRAMES;
+  private windowTicksWithArrivals = 0;
+  /** A frame arrived since the last tick. */
+  private arrived = false;
 
   constructor(row: Row, party?: Party) {
     this.row = row;
@@ -87,7 +146,10 @@ export class LiveCall {
     return ms;
   }
 
-  /** Listens to the party's audio (20 ms frames, reused array); returns the unsubscribe. */
+  /**
+   * Listens to the party's audio: one 20 ms frame per clock tick from the next tick on, silence
+   * included (a reused array: copy to keep). Returns the unsubscribe.
+   */
   tap(listener: FrameListener): () => void {
     this.taps.add(listener);
     return () => this.taps.delete(listener);
@@ -119,13 +181,81 @@ export class LiveCall {
     for (const l of this.dtmfListeners) l(digit);
   }
 
-  private deliver(frame: Int16Array): void {
-    for (const t of this.taps) t(frame);
+  /** Frames of the party's audio waiting for their tick. */
+  get bufferedInboundFrames(): number {
+    return this.inCount;
   }
 
-  /** One clock tick: mixes one frame of every source and sends it to the party. */
+  /** A complete inbound frame from the framer: into the ring, dropping the oldest when full. */
+  private buffer(frame: Int16Array): void {
+    const cap = INBOUND_BUFFER_FRAMES;
+    if (this.inCount === cap) {
+      // Full: the oldest frame is the most out of date; drop it so latency stays bounded.
+      this.dropOldest(1);
+      this.droppedInboundFrames++;
+    }
+    let tail = this.inHead + this.inCount;
+    if (tail >= cap) tail -= cap;
+    this.inSlots[tail]!.set(frame);
+    this.inCount++;
+    this.arrived = true;
+  }
+
+  /** Drops the `n` oldest buffered frames. */
+  private dropOldest(n: number): void {
+    this.inHead = (this.inHead + n) % INBOUND_BUFFER_FRAMES;
+    this.inCount -= n;
+  }
+
+  /** Hands the taps this tick's inbound frame: the oldest buffered one, or silence. */
+  private deliver(): void {
+    const frame = this.tapFrame;
+    if (this.inCount > 0) {
+      frame.set(this.inSlots[this.inHead]!);
+      this.inHead = this.inHead + 1 === INBOUND_BUFFER_FRAMES ? 0 : this.inHead + 1;
+      this.inCount--;
+    } else {
+      frame.fill(0);
+    }
+    this.trimLatency();
+    if (this.taps.size === 0) return;
+    for (const t of this.taps) {
+      // Taps now run inside the clock's tick, which carries every call of the process: a failing
+      // tap (an agent's audioIn, say) must not stop the other taps, this call's outbound frame or
+      // the other calls' ticks. (try/catch in a loop costs nothing measurable in V8.)
+      try {
+        t(frame);
+      } catch {
+        this.tapErrors++;
+      }
+    }
+  }
+
+  /** Once per window: cuts a standing backlog down to the cushion (see {@link TRIM_WINDOW_TICKS}). */
+  private trimLatency(): void {
+    if (this.inCount < this.windowMin) this.windowMin = this.inCount;
+    if (this.arrived) this.windowTicksWithArrivals++;
+    this.arrived = false;
+    if (++this.windowTicks < TRIM_WINDOW_TICKS) return;
+    const excess = this.windowMin - TRIM_TARGET_FRAMES;
+    if (excess > 0 && 2 * this.windowTicksWithArrivals >= TRIM_WINDOW_TICKS) {
+      this.dropOldest(excess);
+      this.trimmedInboundFrames += excess;
+    }
+    this.windowTicks = 0;
+    this.windowMin = this.inCount;
+    this.windowTicksWithArrivals = 0;
+  }
+
+  /**
+   * One clock tick, both directions: one frame of the party's audio to the taps, then one frame
+   * of every source mixed and sent to the party.
+   */
   tick(): void {
     if (!this.answered || this.ended) return;
+    this.deliver();
+    // A tap may have ended the call: nothing more to send then.
+    if (this.ended) return;
     this.mix.fill(0);
     for (const s of this.sources) s.mixInto(this.mix);
     const out = this.out;
@@ -143,6 +273,7 @@ export class LiveCall {
     if (this.ended) return;
     this.ended = true;
     for (const s of this.sources) s.clear();
+    this.inCount = 0;
     for (const l of this.endListeners) {
       try {
         l(info);

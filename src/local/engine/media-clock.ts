@@ -4,6 +4,10 @@
  * A timer per call would mean hundreds of timers drifting independently; one clock aimed at
  * absolute times (start + n x 20 ms) keeps every call in step without accumulating drift. A
  * late tick is followed by catch-up ticks, capped so a stalled process does not burst.
+ *
+ * Each tick moves one frame each way on every live call (see LiveCall.tick): the party's audio
+ * out of its jitter buffer to the taps (media streams, bridges, transcription, agents), and the
+ * mix of the sources to the party. So every consumer of call audio runs on this one clock.
  */
 
 export const FRAME_MS = 20;

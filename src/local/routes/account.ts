@@ -3,12 +3,13 @@ import type { FastifyInstance } from 'fastify';
 import type { LocalContext } from '../context.js';
 import { createAccessKey } from '../customers.js';
 import { listEnvelope, parsePaging } from '../paging.js';
-import { idParam, mustGet, parseBody, queryOf } from './common.js';
+import { idParam, mustGet, parseBody, queryOf, strictObject } from './common.js';
 import { notFound } from '../../api/errors.js';
 import { nowTimestamp } from '../../util/time.js';
 import type { AccesskeyRow } from '../../../db/store.js';
 
-const CustomerUpdate = z.object({
+/** PUT /customer: partial; a field it cannot change (id, tm_create, ...) is refused by name. */
+const CustomerUpdate = strictObject({
   name: z.string().optional(),
   detail: z.string().optional(),
   email: z.string().optional(),
@@ -21,9 +22,10 @@ const CustomerUpdate = z.object({
 const AccesskeyCreate = z.object({
   name: z.string().optional(),
   detail: z.string().optional(),
-  expire: z.number().int().min(0, 'expire is a number of seconds').max(3_153_600_000, 'expire is at most 3153600000 seconds (100 years)').optional(),
+  expire: z.number().int().min(0, 'must be a number of seconds, e.g. 86400').max(3_153_600_000, 'must be at most 3153600000 seconds (100 years)').optional(),
 });
-const AccesskeyUpdate = z.object({ name: z.string().optional(), detail: z.string().optional() });
+/** PUT /accesskeys/{id}: name and detail only (the token and expiry cannot change); others refused by name. */
+const AccesskeyUpdate = strictObject({ name: z.string().optional(), detail: z.string().optional() });
 
 /** An access key as returned: never the token (only its prefix), except once at creation. */
 function publicKey(row: AccesskeyRow, token?: string): Record<string, unknown> {
@@ -66,6 +68,9 @@ export function registerAccountRoutes(api: FastifyInstance, ctx: LocalContext): 
   api.delete('/accesskeys/:id', async (req) => {
     const row = await store.accesskeys.softDelete(req.customerId, idParam(req));
     if (!row) throw notFound('ACCESSKEY_NOT_FOUND', 'access key not found');
+    // What the key opened goes with it: its phones, media streams and MCP sessions end before
+    // the answer, so a client that sees 200 knows nothing runs on the key any more.
+    await ctx.keySessions.revoke(row.id, 'deleted');
     return publicKey(row);
   });
 

@@ -2,26 +2,35 @@ import { z } from 'zod';
 import type { FastifyInstance } from 'fastify';
 import type { LocalContext } from '../context.js';
 import { listEnvelope, parsePaging } from '../paging.js';
-import { idParam, mustGet, parseBody, queryOf, uuidString } from './common.js';
-import { ApiError, invalidArgument, notFound } from '../../api/errors.js';
+import { idParam, mustDelete, mustGet, parseBody, queryOf, uuidString } from './common.js';
+import { ApiError, invalidArgument } from '../../api/errors.js';
 import { idOrNil, isUuid, newId } from '../../util/ids.js';
 import { TM_NEVER, nowTimestamp } from '../../util/time.js';
 import type { Row, Store } from '../../../db/store.js';
 
 const ROLES = ['system', 'user', 'assistant', 'function', 'tool', 'notification'] as const;
 
-const ToolCall = z.object({
-  id: z.string(),
-  type: z.string().optional(),
-  function: z.object({ name: z.string(), arguments: z.string() }),
-});
+const ToolCall = z.object(
+  {
+    id: z.string({ message: 'must be the tool call id (a string)' }),
+    type: z.string({ message: 'must be a string, e.g. "function"' }).optional(),
+    function: z.object(
+      {
+        name: z.string({ message: 'must be the tool name (a string)' }),
+        arguments: z.string({ message: 'must be the arguments as a JSON string, e.g. "{}"' }),
+      },
+      { message: 'must be an object like {"name": "connect_call", "arguments": "{}"}' },
+    ),
+  },
+  { message: 'must be an object like {"id": "call_1", "function": {"name": "...", "arguments": "{}"}}' },
+);
 
 const MessageCreate = z.object({
   aicall_id: uuidString('aicall_id'),
-  role: z.enum(ROLES, { message: `role must be one of ${ROLES.join(', ')}` }),
-  content: z.string({ message: 'content is required' }),
-  tool_calls: z.array(ToolCall).optional(),
-  tool_call_id: z.string().optional(),
+  role: z.enum(ROLES, { message: `must be one of ${ROLES.join(', ')}` }),
+  content: z.string({ message: 'required; send the message text as a string' }),
+  tool_calls: z.array(ToolCall, { message: 'must be an array of tool calls' }).optional(),
+  tool_call_id: z.string({ message: 'must be a string' }).optional(),
 });
 
 /** Statuses from which an AI call can still be terminated. */
@@ -65,7 +74,16 @@ export async function storeAimessage(
 export function registerAicallRoutes(api: FastifyInstance, ctx: LocalContext): void {
   const { store } = ctx;
 
-  api.get('/aicalls', async (req) => listEnvelope(await store.aicalls.list(req.customerId, parsePaging(queryOf(req)))));
+  api.get('/aicalls', async (req) => {
+    const q = queryOf(req);
+    const filters: Record<string, string> = {};
+    // `?reference_id=<call id>`: the AI calls of one call (e.g. the MCP create_call waiting for its AI call).
+    if (q.reference_id !== undefined && q.reference_id !== '') {
+      if (!isUuid(q.reference_id)) throw invalidArgument('reference_id: must be a UUID (a call id from GET /calls)', 'INVALID_REQUEST_PARAMETER');
+      filters.reference_id = q.reference_id.toLowerCase();
+    }
+    return listEnvelope(await store.aicalls.list(req.customerId, { ...parsePaging(q), filters }));
+  });
 
   api.post('/aicalls', async () => {
     throw new ApiError(
@@ -77,11 +95,7 @@ export function registerAicallRoutes(api: FastifyInstance, ctx: LocalContext): v
 
   api.get('/aicalls/:id', async (req) => mustGet(store.aicalls, req.customerId, idParam(req), 'AICALL_NOT_FOUND', 'aicall'));
 
-  api.delete('/aicalls/:id', async (req) => {
-    const row = await store.aicalls.softDelete(req.customerId, idParam(req));
-    if (!row) throw notFound('AICALL_NOT_FOUND', 'aicall not found');
-    return row;
-  });
+  api.delete('/aicalls/:id', async (req) => mustDelete(store.aicalls, req.customerId, idParam(req), 'AICALL_NOT_FOUND', 'aicall'));
 
   api.post('/aicalls/:id/terminate', async (req) => {
     const aicall = await mustGet(store.aicalls, req.customerId, idParam(req), 'AICALL_NOT_FOUND', 'aicall');
@@ -93,9 +107,11 @@ export function registerAicallRoutes(api: FastifyInstance, ctx: LocalContext): v
   api.get('/aimessages', async (req) => {
     const q = queryOf(req);
     if (q.aicall_id === undefined || q.aicall_id === '') {
-      throw invalidArgument('aicall_id is required: GET /aimessages?aicall_id=<uuid>', 'MISSING_REQUEST_PARAMETER');
+      throw invalidArgument('aicall_id: required; send GET /aimessages?aicall_id=<uuid of an aicall>', 'MISSING_REQUEST_PARAMETER');
     }
-    if (!isUuid(q.aicall_id)) throw invalidArgument('aicall_id must be a UUID', 'INVALID_REQUEST_PARAMETER');
+    if (!isUuid(q.aicall_id)) {
+      throw invalidArgument('aicall_id: must be a UUID like a1b2c3d4-e5f6-7890-abcd-ef1234567890', 'INVALID_REQUEST_PARAMETER');
+    }
     const aicallId = q.aicall_id.toLowerCase();
     await mustGet(store.aicalls, req.customerId, aicallId, 'AICALL_NOT_FOUND', 'aicall');
     return listEnvelope(await store.aimessages.list(req.customerId, { ...parsePaging(q), filters: { aicall_id: aicallId } }));
@@ -109,9 +125,7 @@ export function registerAicallRoutes(api: FastifyInstance, ctx: LocalContext): v
 
   api.get('/aimessages/:id', async (req) => mustGet(store.aimessages, req.customerId, idParam(req), 'AIMESSAGE_NOT_FOUND', 'aimessage'));
 
-  api.delete('/aimessages/:id', async (req) => {
-    const row = await store.aimessages.softDelete(req.customerId, idParam(req));
-    if (!row) throw notFound('AIMESSAGE_NOT_FOUND', 'aimessage not found');
-    return row;
-  });
+  api.delete('/aimessages/:id', async (req) =>
+    mustDelete(store.aimessages, req.customerId, idParam(req), 'AIMESSAGE_NOT_FOUND', 'aimessage'),
+  );
 }

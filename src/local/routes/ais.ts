@@ -2,8 +2,8 @@ import { z } from 'zod';
 import type { FastifyInstance } from 'fastify';
 import type { LocalContext } from '../context.js';
 import { listEnvelope, parsePaging } from '../paging.js';
-import { idParam, mustGet, parseBody, queryOf } from './common.js';
-import { invalidArgument, notFound } from '../../api/errors.js';
+import { idParam, mustDelete, mustGet, parseBody, queryOf, strictObject, withField } from './common.js';
+import { invalidArgument } from '../../api/errors.js';
 import { DEFAULT_TTS_VOICE_IDS, STT_TYPES, TTS_TYPES, VAD_RANGES, parseEngineModel } from '../../catalog/ai.js';
 import { TOOL_NAMES } from '../../../tools/types.js';
 import { NIL_UUID, idOrNil, newId } from '../../util/ids.js';
@@ -11,63 +11,75 @@ import { TM_NEVER, nowTimestamp } from '../../util/time.js';
 import { registerSecret } from '../../util/logger.js';
 import type { Row } from '../../../db/store.js';
 
-const VadConfig = z.object(
+const VAD_KEYS = Object.keys(VAD_RANGES).join(', ');
+
+/** `vad_config`: each key a number in its range; an unknown key is named (`vad_config.speed: unknown key; use ...`). */
+const VadConfig = strictObject(
   Object.fromEntries(
     Object.entries(VAD_RANGES).map(([k, [min, max]]) => [
       k,
       z
-        .number({ message: `vad_config.${k} must be a number from ${min} to ${max}` })
-        .min(min, `must be from ${min} to ${max}`)
-        .max(max, `must be from ${min} to ${max}`)
+        .number({ message: `must be a number from ${min} to ${max}` })
+        .min(min, `must be a number from ${min} to ${max}`)
+        .max(max, `must be a number from ${min} to ${max}`)
         .optional(),
     ]),
   ),
-  { message: 'vad_config must be an object' },
-).strict();
+  { noun: 'key', hint: `use ${VAD_KEYS}`, notObject: `must be an object with any of ${VAD_KEYS}, e.g. {"confidence": 0.7}` },
+);
 
 /** Fields of POST/PUT /ais. Only types are checked here; requiredness and catalogs below. */
-const AiFields = z.object({
-  name: z.string({ message: 'name must be a string' }).optional(),
-  detail: z.string({ message: 'detail must be a string' }).optional(),
-  type: z.enum(['normal', 'insight', ''], { message: 'type must be normal or insight' }).optional(),
-  engine_model: z.string({ message: 'engine_model must be a string like openai.gpt-4o' }).optional(),
-  engine_key: z.string({ message: 'engine_key must be a string' }).optional(),
-  parameter: z.record(z.string(), z.unknown(), { message: 'parameter must be an object' }).optional(),
-  rag_id: z.string().optional(),
-  init_prompt: z.string({ message: 'init_prompt must be a string' }).optional(),
-  tts_type: z.string({ message: 'tts_type must be a string' }).optional(),
-  tts_voice_id: z.string({ message: 'tts_voice_id must be a string' }).optional(),
-  stt_type: z.string({ message: 'stt_type must be a string' }).optional(),
-  stt_language: z.string().optional(),
+const AI_SHAPE = {
+  name: z.string({ message: 'must be a string' }).optional(),
+  detail: z.string({ message: 'must be a string' }).optional(),
+  type: z.enum(['normal', 'insight', ''], { message: 'must be normal or insight' }).optional(),
+  engine_model: z.string({ message: 'must be a string like openai.gpt-4o' }).optional(),
+  engine_key: z.string({ message: 'must be a string (the API key of the LLM provider)' }).optional(),
+  parameter: z.record(z.string(), z.unknown(), { message: 'must be an object' }).optional(),
+  rag_id: z.string({ message: 'must be a UUID or empty' }).optional(),
+  init_prompt: z.string({ message: 'must be a string' }).optional(),
+  tts_type: z.string({ message: 'must be a string' }).optional(),
+  tts_voice_id: z.string({ message: 'must be a string' }).optional(),
+  stt_type: z.string({ message: 'must be a string' }).optional(),
+  stt_language: z.string({ message: 'must be a language code like en-US' }).optional(),
   vad_config: VadConfig.optional(),
-  smart_turn_enabled: z.boolean().optional(),
-  auto_aicall_audit_enabled: z.boolean().optional(),
-  tool_names: z.array(z.string(), { message: 'tool_names must be an array of tool names' }).optional(),
-});
+  smart_turn_enabled: z.boolean({ message: 'must be true or false' }).optional(),
+  auto_aicall_audit_enabled: z.boolean({ message: 'must be true or false' }).optional(),
+  tool_names: z.array(z.string(), { message: 'must be an array of tool names, e.g. ["all"] or ["connect_call"]' }).optional(),
+};
+const AiFields = z.object(AI_SHAPE);
+/** PUT /ais/{id}: partial, and a field it cannot change (id, tm_create, ...) is refused by name. */
+const AiUpdate = strictObject(AI_SHAPE);
 type AiInput = z.infer<typeof AiFields>;
 
 /** Checks a complete AI (after defaults and merging) against the seed's catalogs. */
 function validateAi(ai: AiInput & { engine_key?: string }, creating: boolean): void {
-  if (!ai.name || ai.name.trim() === '') throw invalidArgument('name is required');
-  const em = parseEngineModel(ai.engine_model);
-  if ('error' in em) throw invalidArgument(em.error, 'INVALID_ARGUMENT');
-  if (creating && (!ai.engine_key || ai.engine_key.trim() === '')) {
-    throw invalidArgument(`engine_key is required: the API key of the ${em.provider} LLM provider`);
+  if (!ai.name || ai.name.trim() === '') throw invalidArgument('name: required; send a non-empty name, e.g. "support agent"');
+  if (ai.engine_model === undefined || ai.engine_model.trim() === '') {
+    throw invalidArgument('engine_model: required; send <provider>.<model>, e.g. openai.gpt-4o');
   }
-  if (ai.init_prompt === undefined) throw invalidArgument('init_prompt is required: the system prompt of the agent');
+  const em = parseEngineModel(ai.engine_model);
+  if ('error' in em) throw invalidArgument(withField('engine_model', em.error));
+  if (creating && (!ai.engine_key || ai.engine_key.trim() === '')) {
+    throw invalidArgument(`engine_key: required; send the API key of the ${em.provider} LLM provider`);
+  }
+  if (ai.init_prompt === undefined) throw invalidArgument('init_prompt: required; send the system prompt of the agent');
   if (!ai.tts_type || !(TTS_TYPES as readonly string[]).includes(ai.tts_type)) {
-    throw invalidArgument(`tts_type must be one of: ${TTS_TYPES.join(', ')}`);
+    throw invalidArgument(`tts_type: must be one of ${TTS_TYPES.join(', ')}`);
   }
   if (!ai.stt_type || !(STT_TYPES as readonly string[]).includes(ai.stt_type)) {
-    throw invalidArgument(`stt_type must be one of: ${STT_TYPES.join(', ')}`);
+    throw invalidArgument(`stt_type: must be one of ${STT_TYPES.join(', ')}`);
   }
   const names = ai.tool_names ?? [];
   const unknown = names.filter((n) => n !== 'all' && !(TOOL_NAMES as readonly string[]).includes(n));
   if (unknown.length > 0) {
     throw invalidArgument(
-      `unknown tool_names: ${unknown.join(', ')}. Use ["all"], [] or names from: ${TOOL_NAMES.join(', ')}`,
+      `tool_names: unknown tool name(s) ${unknown.join(', ')}; use ["all"], [] or names from: ${TOOL_NAMES.join(', ')}`,
       'INVALID_TOOL_NAMES',
     );
+  }
+  if (names.includes('all') && names.length > 1) {
+    throw invalidArgument('tool_names: "all" cannot be combined with other names; send ["all"] or a list of names', 'INVALID_TOOL_NAMES');
   }
 }
 
@@ -139,7 +151,7 @@ export function registerAiRoutes(api: FastifyInstance, ctx: LocalContext): void 
   api.get('/ais/:id', async (req) => stripEngineKey(await mustGet(store.ais, req.customerId, idParam(req), 'AI_NOT_FOUND', 'ai')));
 
   api.put('/ais/:id', async (req) => {
-    const input = parseBody(AiFields, req.body);
+    const input = parseBody(AiUpdate, req.body);
     registerSecret(input.engine_key);
     const existing = await mustGet(store.ais, req.customerId, idParam(req), 'AI_NOT_FOUND', 'ai');
     // Omitted fields keep their stored values; an omitted or empty engine_key keeps the stored key.
@@ -153,9 +165,5 @@ export function registerAiRoutes(api: FastifyInstance, ctx: LocalContext): void 
     return ai;
   });
 
-  api.delete('/ais/:id', async (req) => {
-    const row = await store.ais.softDelete(req.customerId, idParam(req));
-    if (!row) throw notFound('AI_NOT_FOUND', 'ai not found');
-    return stripEngineKey(row);
-  });
+  api.delete('/ais/:id', async (req) => stripEngineKey(await mustDelete(store.ais, req.customerId, idParam(req), 'AI_NOT_FOUND', 'ai')));
 }

@@ -2,8 +2,8 @@ import { z } from 'zod';
 import type { FastifyInstance } from 'fastify';
 import type { LocalContext } from '../context.js';
 import { listEnvelope, parsePaging } from '../paging.js';
-import { idParam, mustGet, parseBody, queryOf, uuidString } from './common.js';
-import { invalidArgument, notFound } from '../../api/errors.js';
+import { idParam, mustDelete, mustGet, parseBody, queryOf, uuidString } from './common.js';
+import { invalidArgument } from '../../api/errors.js';
 import { NIL_UUID, idOrNil, newId, isUuid } from '../../util/ids.js';
 import { TM_NEVER, nowTimestamp } from '../../util/time.js';
 import type { Row } from '../../../db/store.js';
@@ -12,9 +12,9 @@ const REFERENCE_TYPES = ['call', 'conference', 'transcribe', 'recording'] as con
 
 const SummaryCreate = z.object({
   on_end_flow_id: z.string().refine((s) => s === '' || isUuid(s), { message: 'must be a flow UUID or empty' }).optional(),
-  reference_type: z.enum(REFERENCE_TYPES, { message: `reference_type must be one of ${REFERENCE_TYPES.join(', ')}` }),
+  reference_type: z.enum(REFERENCE_TYPES, { message: `must be one of ${REFERENCE_TYPES.join(', ')}` }),
   reference_id: uuidString('reference_id'),
-  language: z.string().optional(),
+  language: z.string({ message: 'must be a language code like en-US' }).optional(),
 });
 
 /**
@@ -52,9 +52,7 @@ export function registerSummaryRoutes(api: FastifyInstance, ctx: LocalContext): 
 
   api.get('/aisummaries', async (req) => listEnvelope(await store.aisummaries.list(req.customerId, parsePaging(queryOf(req)))));
   api.get('/aisummaries/:id', async (req) => mustGet(store.aisummaries, req.customerId, idParam(req), 'SUMMARY_NOT_FOUND', 'ai summary'));
-  api.delete('/aisummaries/:id', async (req) => {
-    const row = await store.aisummaries.softDelete(req.customerId, idParam(req));
-    if (!row) throw notFound('SUMMARY_NOT_FOUND', 'ai summary not found');
-    return row;
-  });
+  api.delete('/aisummaries/:id', async (req) =>
+    mustDelete(store.aisummaries, req.customerId, idParam(req), 'SUMMARY_NOT_FOUND', 'ai summary'),
+  );
 }

@@ -12,34 +12,49 @@ import type { Row } from '../../../db/store.js';
 
 const E164_HINT = 'an E.164 phone number like +15551234567';
 
+/** Most destinations one SMS or email request may have. */
+export const MAX_MESSAGE_DESTINATIONS = 100;
+
 const TelAddress = z.object({
-  type: z.literal('tel', { message: 'type must be "tel"' }),
-  target: z.string({ message: `target is required, ${E164_HINT}` }),
-  target_name: z.string().optional(),
-  name: z.string().optional(),
-  detail: z.string().optional(),
+  type: z.literal('tel', { message: 'must be "tel" (SMS goes to phone numbers)' }),
+  target: z.string({ message: `required; send ${E164_HINT}` }),
+  target_name: z.string({ message: 'must be a string' }).optional(),
+  name: z.string({ message: 'must be a string' }).optional(),
+  detail: z.string({ message: 'must be a string' }).optional(),
 });
 
 const MessageSend = z.object({
   source: TelAddress,
-  destinations: z.array(TelAddress, { message: 'destinations must be an array' }).min(1, 'at least one destination is required'),
-  text: z.string({ message: 'text is required' }).min(1, 'text must not be empty'),
+  destinations: z
+    .array(TelAddress, { message: 'must be an array of addresses like [{"type":"tel","target":"+15551234567"}]' })
+    .min(1, 'must hold at least one destination address')
+    .max(MAX_MESSAGE_DESTINATIONS, `must hold at most ${MAX_MESSAGE_DESTINATIONS} addresses per request; split larger batches`),
+  text: z.string({ message: 'required; send the message text as a string' }).min(1, 'must not be empty; send the message text'),
 });
 
 const EmailAddress = z.object({
-  type: z.literal('email', { message: 'type must be "email"' }),
-  target: z.email({ message: 'target must be an email address like someone@example.com' }),
-  target_name: z.string().optional(),
-  name: z.string().optional(),
-  detail: z.string().optional(),
+  type: z.literal('email', { message: 'must be "email"' }),
+  target: z.email({ message: 'must be an email address like someone@example.com' }),
+  target_name: z.string({ message: 'must be a string' }).optional(),
+  name: z.string({ message: 'must be a string' }).optional(),
+  detail: z.string({ message: 'must be a string' }).optional(),
 });
 
 const EmailSend = z.object({
-  destinations: z.array(EmailAddress, { message: 'destinations must be an array' }).min(1, 'at least one destination is required'),
-  subject: z.string({ message: 'subject is required' }),
-  content: z.string({ message: 'content is required' }),
+  destinations: z
+    .array(EmailAddress, { message: 'must be an array of addresses like [{"type":"email","target":"someone@example.com"}]' })
+    .min(1, 'must hold at least one destination address')
+    .max(MAX_MESSAGE_DESTINATIONS, `must hold at most ${MAX_MESSAGE_DESTINATIONS} addresses per request; split larger batches`),
+  subject: z.string({ message: 'required; send the subject as a string' }),
+  content: z.string({ message: 'required; send the body text as a string' }),
   attachments: z
-    .array(z.object({ reference_type: z.literal('recording'), reference_id: uuidString('reference_id') }))
+    .array(
+      z.object(
+        { reference_type: z.literal('recording', { message: 'must be "recording"' }), reference_id: uuidString('reference_id') },
+        { message: 'must be an object like {"reference_type":"recording","reference_id":"<uuid>"}' },
+      ),
+      { message: 'must be an array of attachments' },
+    )
     .optional(),
 });
 
@@ -64,7 +79,7 @@ export async function sendMessage(ctx: LocalContext, customerId: string, input: 
   const owned = (await ctx.store.numbers.findBy('number', source)).some((n) => n.customer_id === customerId);
   if (!owned) {
     throw invalidArgument(
-      `source.target ${source} is not a number of this account; pick one from GET /numbers (or create a local number with POST /numbers)`,
+      `source.target: ${source} is not a number of this account; send one from GET /numbers (or create a local number with POST /numbers)`,
     );
   }
   await charge(ctx, customerId, ctx.prices.messagePerDestination * targets.length, `${targets.length} SMS`);

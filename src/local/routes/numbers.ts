@@ -27,6 +27,19 @@ const NumberUpdate = z.object({
   detail: z.string().optional(),
 });
 
+/**
+ * Fields of a number that `PUT /numbers/{id}` cannot change, with what to do instead. Sending
+ * one is refused: answering 200 and changing nothing would let a client believe it had.
+ */
+const NUMBER_READ_ONLY: Readonly<Record<string, string>> = {
+  number: 'a number cannot be changed; delete it and create the new one',
+  type: 'the type of a number cannot be changed; delete it and create the number again with the type',
+  status: 'the status of a number cannot be set; it follows the number (delete the number to release it)',
+  customer_id: 'a number cannot move to another customer; delete it and create it with the other account',
+  id: 'the id is in the URL and cannot be changed; send only the fields to change',
+};
+const NUMBER_UPDATABLE = 'send only call_flow_id, message_flow_id, name or detail';
+
 /** `/numbers`: local numbers that local phones, carrier streams and flows route on. */
 export function registerNumberRoutes(api: FastifyInstance, ctx: LocalContext): void {
   const { store } = ctx;
@@ -74,7 +87,11 @@ export function registerNumberRoutes(api: FastifyInstance, ctx: LocalContext): v
 
   api.put('/numbers/:id', async (req) => {
     const body = parseBody(NumberUpdate, req.body);
+    // After the lookup: another customer's number answers 404 whatever the body holds.
     const row = await mustGet(store.numbers, req.customerId, idParam(req), 'NUMBER_NOT_FOUND', 'number');
+    for (const field of Object.keys(NUMBER_READ_ONLY)) {
+      if (Object.hasOwn(req.body as object, field)) throw invalidArgument(`${field}: ${NUMBER_READ_ONLY[field]} (${NUMBER_UPDATABLE})`);
+    }
     await checkFlow(req.customerId, body.call_flow_id, 'call_flow_id');
     await checkFlow(req.customerId, body.message_flow_id, 'message_flow_id');
     return store.numbers.update({
@@ -90,6 +107,9 @@ export function registerNumberRoutes(api: FastifyInstance, ctx: LocalContext): v
   api.delete('/numbers/:id', async (req) => {
     const row = await store.numbers.softDelete(req.customerId, idParam(req));
     if (!row) throw notFound('NUMBER_NOT_FOUND', 'number not found');
+    // Its phones go at once: a phone kept registered would still get calls for the number after
+    // another customer creates it again, and would block that customer's own phone.
+    await ctx.engine?.numberDeleted(row);
     return { ...row, status: 'deleted' };
   });
 }

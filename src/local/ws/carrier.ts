@@ -2,7 +2,8 @@ import type { WebSocket } from 'ws';
 import type { LocalContext } from '../context.js';
 import type { LocalCallEngine } from '../engine/engine.js';
 import type { LiveCall, Party } from '../engine/live-call.js';
-import { authenticate } from '../customers.js';
+import { authenticateKey } from '../customers.js';
+import { revocationMessage } from '../key-sessions.js';
 import { carrierProtocol, CARRIER_PROTOCOLS } from '../../../streams/protocols/index.js';
 import type { CarrierProtocol, CarrierStartEvent } from '../../../streams/protocols/index.js';
 import { MediaProtocolError } from '../../../streams/protocols/errors.js';
@@ -23,6 +24,10 @@ class CarrierLeg implements Party {
   private streamSid = '';
   private live: LiveCall | undefined;
   private starting = false;
+  /** Closes a socket that sends no valid `start` in time (it is unauthenticated until then). */
+  private startTimer: ReturnType<typeof setTimeout> | undefined;
+  /** Set when the stream's access key was deleted or expired: the close then says so (1008). */
+  private revokedReason: string | undefined;
 
   constructor(
     private readonly ws: WebSocket,
@@ -30,7 +35,12 @@ class CarrierLeg implements Party {
     private readonly ctx: LocalContext,
     private readonly engine: LocalCallEngine,
     private readonly defaultNumber: string | undefined,
+    startTimeoutMs: number = carrierStartTimeoutMs(),
   ) {
+    this.startTimer = setTimeout(() => {
+      this.startTimer = undefined;
+      if (!this.live && !this.starting) closeWith(ws, 1008, `no valid start event within ${startTimeoutMs} ms; send start with customParameters.token first`);
+    }, startTimeoutMs);
     ws.on('message', (data, isBinary) =>
       this.onMessage(data as Buffer, isBinary).catch((err: unknown) => {
         this.ctx.logger.error('carrier message failed', { error: String(err) });
@@ -38,6 +48,8 @@ class CarrierLeg implements Party {
       }),
     );
     ws.on('close', () => {
+      if (this.startTimer) clearTimeout(this.startTimer);
+      this.startTimer = undefined;
       if (this.live && !this.live.ended) void this.engine.endCall(this.live, { by: 'remote', reason: 'normal' });
     });
   }
@@ -51,7 +63,10 @@ class CarrierLeg implements Party {
   }
 
   ended(_callId: string, reason: string): void {
-    closeWith(this.ws, 1000, `call ended: ${reason}`);
+    if (this.revokedReason) return closeWith(this.ws, 1008, this.revokedReason);
+    // 1001 (going away) tells the carrier the server stopped, not that the call was hung up.
+    if (this.engine.shuttingDown) closeWith(this.ws, 1001, 'server shutting down');
+    else closeWith(this.ws, 1000, `call ended: ${reason}`);
   }
 
   private async onMessage(data: Buffer, isBinary: boolean): Promise<void> {
@@ -90,12 +105,24 @@ class CarrierLeg implements Party {
     if (this.live || this.starting) return closeWith(this.ws, 1008, 'duplicate start');
     this.starting = true;
     const token = this.protocol.authTokenFrom(ev);
-    const customerId = token ? await authenticate(this.ctx.store, token) : undefined;
-    if (!customerId) {
+    const key = token ? await authenticateKey(this.ctx.store, token) : undefined;
+    if (!key) {
       return closeWith(this.ws, 1008, 'missing or invalid access key: pass it as customParameters.token');
     }
+    const customerId = key.customerId;
+    // Like a phone: deleting (or the expiry of) the key that started the stream ends its call,
+    // then closes the stream with 1008 and the reason.
+    const unbind = this.ctx.keySessions.bind(key, async (cause) => {
+      this.revokedReason = revocationMessage(cause);
+      if (this.live && !this.live.ended) await this.engine.endCall(this.live, { by: 'local', reason: 'normal' });
+      closeWith(this.ws, 1008, this.revokedReason);
+    });
+    this.ws.once('close', unbind);
     const to = ev.customParameters.to ?? this.defaultNumber;
     if (!to) return closeWith(this.ws, 1008, 'no destination: pass customParameters.to (a local number) or set CARRIER_DEFAULT_NUMBER');
+    // A valid start: the socket is authenticated, the start timeout no longer applies.
+    if (this.startTimer) clearTimeout(this.startTimer);
+    this.startTimer = undefined;
     this.streamSid = ev.streamSid;
     const from = ev.customParameters.from ?? `${this.protocol.name}:${ev.callSid}`;
     this.live = await this.engine.placeInbound(this, { type: from.startsWith('+') ? 'tel' : 'sip', target: from }, to, customerId);
@@ -106,8 +133,17 @@ class CarrierLeg implements Party {
   }
 }
 
+/** How long an unauthenticated carrier socket may stay open without a valid `start` (default). */
+export const CARRIER_START_TIMEOUT_MS = 10_000;
+
+/** The start timeout: `CARRIER_START_TIMEOUT_MS` from the environment (tests shorten it), else 10 s. */
+export function carrierStartTimeoutMs(env: Record<string, string | undefined> = process.env): number {
+  const v = Number(env.CARRIER_START_TIMEOUT_MS);
+  return Number.isFinite(v) && v > 0 ? v : CARRIER_START_TIMEOUT_MS;
+}
+
 /** The carrier ingress WebSocket route (`/carrier/twilio`). */
-export function carrierRoute(ctx: LocalContext, engine: LocalCallEngine, defaultNumber?: string): WsRoute {
+export function carrierRoute(ctx: LocalContext, engine: LocalCallEngine, defaultNumber?: string, opts: { startTimeoutMs?: number } = {}): WsRoute {
   return {
     path: CARRIER_PATH,
     // Carriers drop query strings and custom headers: the key arrives in the start event.
@@ -118,7 +154,7 @@ export function carrierRoute(ctx: LocalContext, engine: LocalCallEngine, default
       }
     },
     onConnection(ws: WebSocket, u: UpgradeContext) {
-      new CarrierLeg(ws, carrierProtocol(u.params.carrier!)!, ctx, engine, defaultNumber);
+      new CarrierLeg(ws, carrierProtocol(u.params.carrier!)!, ctx, engine, defaultNumber, opts.startTimeoutMs ?? carrierStartTimeoutMs());
     },
   };
 }

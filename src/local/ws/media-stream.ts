@@ -13,6 +13,10 @@ import type { UpgradeContext, WsRoute } from './upgrade.js';
  * a bi-directional WebSocket of binary 20 ms frames (8 kHz slin16 LE). The client hears the
  * call's party; audio it sends is played into the call. The call must be answered; the socket
  * closes (1000) when the call ends.
+ *
+ * The stream is continuous and real time: from the tick after the socket opens, one frame every
+ * 20 ms (50/s), silence included, paced by the call's clock however the party sends (a burst
+ * from the phone is played out over its real duration, see LiveCall).
  */
 export function mediaStreamRoute(ctx: LocalContext, engine: LocalCallEngine): WsRoute {
   return {
@@ -36,14 +40,22 @@ export function mediaStreamRoute(ctx: LocalContext, engine: LocalCallEngine): Ws
       if (!live || live.ended) return closeWith(ws, 1000, 'call ended');
       const codec = createEncapsulationCodec((u.url.searchParams.get('encapsulation') ?? 'rtp') as 'rtp');
       const source = live.addSource(`media_stream:${codec.name}`);
+      // The call's clock hands this tap one frame per 20 ms from the next tick on (silence while
+      // the party says nothing), so the client gets VoIPBIN's continuous 50 frames/s stream.
       const untap = live.tap((frame) => {
+        // Encoded even when the socket is backed up and the frame is dropped: the rtp sequence
+        // number and timestamp then still advance with real time, so the receiver sees a loss
+        // (a sequence gap) instead of audio silently squeezed together.
+        const packet = codec.encodeAudio(frame);
         // The server must copy: a queued unmasked frame keeps a reference to the codec's buffer.
-        if (canSendAudio(ws)) ws.send(Buffer.from(codec.encodeAudio(frame)), { binary: true });
+        if (canSendAudio(ws)) ws.send(Buffer.from(packet), { binary: true });
       });
       const offEnd = live.onEnd(() => {
         const hangup = codec.encodeHangup();
         if (hangup && ws.readyState === ws.OPEN) ws.send(Buffer.from(hangup), { binary: true });
-        closeWith(ws, 1000, 'call ended');
+        // 1001 (going away) tells the client the server stopped, not that the call was hung up.
+        if (engine.shuttingDown) closeWith(ws, 1001, 'server shutting down');
+        else closeWith(ws, 1000, 'call ended');
       });
       ws.on('message', (data, isBinary) => {
         if (!isBinary) return closeWith(ws, 1003, 'media_stream carries binary audio frames, not text');

@@ -55,6 +55,20 @@ class PhoneConnection implements PhoneEndpoint {
     this.ws.send(Buffer.from(int16AsL16Le(frame)), { binary: true });
   }
 
+  async drop(reason: string): Promise<void> {
+    const live = this.currentCallId ? this.engine.getLive(this.currentCallId) : undefined;
+    // endCall marks the call ended and sends the phone its `hangup` at once (before its first
+    // await), so the hangup precedes the close below on the same ordered socket.
+    const ending = live ? this.engine.endCall(live, { by: 'local', reason: live.answered ? 'normal' : 'cancel' }) : undefined;
+    // Off the registry before anything awaits, so no new call reaches the phone meanwhile.
+    if (this.registered) {
+      this.registered = false;
+      this.engine.unregisterPhone(this);
+    }
+    await ending;
+    closeWith(this.ws, PHONE_CLOSE.policy, reason);
+  }
+
   answered(callId: string): void {
     this.send({ type: 'answered', call_id: callId });
   }
@@ -144,12 +158,19 @@ class PhoneConnection implements PhoneEndpoint {
       if (!owned) return closeWith(this.ws, PHONE_CLOSE.policy, `${n} is not a number of this account; create it with POST /v1.0/numbers`);
       target = n;
     }
+    if (this.ws.readyState !== this.ws.OPEN) return; // closed (or dropped) while the number was checked
     this.address = { type: address.type, target };
     this.addressKey = addressKey(this.customerId, this.address)!;
     if (!this.engine.registerPhone(this)) {
       return closeWith(this.ws, PHONE_CLOSE.policy, `another phone is already registered as ${target}`);
     }
     this.registered = true;
+    if (address.type === 'tel') {
+      // The number may have been deleted while it was checked above; its deletion found no
+      // phone to drop then, so this phone drops itself rather than stay on a number it lost.
+      const still = (await this.ctx.store.numbers.findBy('number', target)).some((r) => r.customer_id === this.customerId);
+      if (!still) return this.drop(`number ${target} was deleted; register again on a number of this account`);
+    }
     this.send({ type: 'registered', address: this.address });
   }
 }
@@ -160,7 +181,9 @@ export function phoneRoute(ctx: LocalContext, engine: LocalCallEngine): WsRoute 
     path: PHONE_PATH,
     auth: true,
     onConnection(ws: WebSocket, u: UpgradeContext) {
-      new PhoneConnection(ws, u.customerId, engine, ctx);
+      const phone = new PhoneConnection(ws, u.customerId, engine, ctx);
+      // A deleted or expired access key takes its phones off the line: the call ends, then 1008.
+      u.onKeyRevoked = (_cause, reason) => phone.drop(reason);
     },
   };
 }

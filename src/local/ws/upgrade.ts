@@ -4,7 +4,10 @@ import { WebSocketServer } from 'ws';
 import type { WebSocket } from 'ws';
 import { ApiError } from '../../api/errors.js';
 import type { LocalContext } from '../context.js';
-import { authenticate } from '../customers.js';
+import { authenticateKey } from '../customers.js';
+import type { AuthenticatedKey } from '../customers.js';
+import { revocationMessage } from '../key-sessions.js';
+import type { KeyRevocation } from '../key-sessions.js';
 import { bearerFrom, newRequestId } from '../app.js';
 import { truncateUtf8 } from '../../../streams/protocols/errors.js';
 import { redact } from '../../util/logger.js';
@@ -19,6 +22,14 @@ export interface UpgradeContext {
   params: Record<string, string>;
   /** The authenticated customer, when the route requires auth. */
   customerId: string;
+  /** The access key that authenticated the upgrade, when the route requires auth. */
+  key?: AuthenticatedKey;
+  /**
+   * Ends the socket when its access key is deleted or expires (`reason` says which, for the
+   * client). Unset, the socket closes with 1008 and the reason; a route may set it in
+   * `onConnection` to end what runs on the socket first (a phone hangs up its call).
+   */
+  onKeyRevoked?: (cause: KeyRevocation, reason: string) => void | Promise<void>;
 }
 
 export interface WsRoute {
@@ -81,9 +92,10 @@ export function attachWebSocketRoutes(server: Server, ctx: LocalContext, routes:
         if (match.c.route.auth) {
           const token = upgradeToken(req, url);
           if (!token) throw new ApiError(401, 'AUTHENTICATION_REQUIRED', 'send an access key as Authorization: Bearer <key> or ?accesskey=<key>');
-          const customerId = await authenticate(ctx.store, token);
-          if (!customerId) throw new ApiError(401, 'INVALID_CREDENTIALS', 'the access key is not valid');
-          uctx.customerId = customerId;
+          const key = await authenticateKey(ctx.store, token);
+          if (!key) throw new ApiError(401, 'INVALID_CREDENTIALS', 'the access key is not valid (unknown, deleted or expired)');
+          uctx.customerId = key.customerId;
+          uctx.key = key;
         }
         await match.c.route.accept?.(uctx);
       } catch (err) {
@@ -101,6 +113,7 @@ export function attachWebSocketRoutes(server: Server, ctx: LocalContext, routes:
           ctx.logger.error('websocket handler failed', { path: redact(url.pathname), error: String(err) });
           ws.close(1011, 'internal error');
         }
+        bindToKey(ws, uctx, ctx);
       });
   };
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
@@ -111,6 +124,21 @@ export function attachWebSocketRoutes(server: Server, ctx: LocalContext, routes:
     });
   });
   return wss;
+}
+
+/**
+ * Ties an accepted socket to the access key that opened it: deleting the key (or its expiry)
+ * ends the socket (see {@link UpgradeContext.onKeyRevoked}). Bound after `onConnection`, so the
+ * route has had its chance to set its own ending.
+ */
+function bindToKey(ws: WebSocket, u: UpgradeContext, ctx: LocalContext): void {
+  if (!u.key || ws.readyState === ws.CLOSED) return;
+  const unbind = ctx.keySessions.bind(u.key, async (cause) => {
+    const reason = revocationMessage(cause);
+    if (u.onKeyRevoked) await u.onKeyRevoked(cause, reason);
+    else closeWith(ws, 1008, reason);
+  });
+  ws.once('close', unbind);
 }
 
 /** Closes a socket with a reason trimmed to the protocol's 123-byte limit. */

@@ -3,7 +3,9 @@
  *
  * The LLM provider key is taken by reference: `engine_key_env` names an environment variable
  * of the MCP server process, which the tool reads and sends as `engine_key`. The key itself
- * never passes through the model, and results never contain it.
+ * never passes through the model, and results never contain it. Only the catalog's provider
+ * key variables and those the operator lists in MCP_ENGINE_KEY_ENV_ALLOW may be named, so no
+ * other secret of the process (GITHUB_TOKEN, ...) can be attached to an AI.
  */
 import { z } from 'zod';
 import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
@@ -12,6 +14,7 @@ import { PROVIDER_KEY_ENV, STT_TYPES, TTS_TYPES, parseEngineModel } from '../../
 import { TOOL_NAMES } from '../../../tools/types.js';
 import { registerSecret } from '../../util/logger.js';
 import type { McpDeps } from '../deps.js';
+import { ENGINE_KEY_ENV_ALLOW, allowedEngineKeyEnvNames } from '../env.js';
 import { ToolInputError, ToolSetupError } from '../errors.js';
 import { nextPageTokenOutput, pageOutput, pagingInput, pagingQuery } from '../result.js';
 import { AiOutput } from '../schemas.js';
@@ -19,8 +22,8 @@ import { READ_ONLY, defineTool } from '../tool.js';
 
 /** Variables that hold VoIPBIN or MCP credentials: never usable as an LLM key. */
 const NOT_A_PROVIDER_KEY = new Set(['VOIPBIN_ACCESSKEY', 'VOIPBIN_LOCAL_ACCESSKEY', 'MCP_HTTP_TOKEN']);
-/** An env var name that looks like a credential (so the tool cannot be used to read PATH or HOME). */
-const KEY_ENV_NAME_RE = /^[A-Z][A-Z0-9_]*(_KEY|_TOKEN|_SECRET)$/;
+/** The shape of an environment variable name (which ones are allowed is checked at run time). */
+const ENV_NAME_RE = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const UNEXPANDED_RE = /^\$\{[^}]*\}$|^\$[A-Z_][A-Z0-9_]*$/;
 
 const AI_TOOL_NAMES = ['all', ...TOOL_NAMES] as const;
@@ -31,11 +34,12 @@ const engineModel = z
   .describe('The LLM as <provider>.<model>, e.g. openai.gpt-4o, anthropic.claude-sonnet-4-5, gemini.gemini-2.5-flash.');
 const engineKeyEnv = z
   .string()
-  .regex(KEY_ENV_NAME_RE, 'must be an environment variable name ending in _KEY, _TOKEN or _SECRET, e.g. OPENAI_API_KEY')
+  .regex(ENV_NAME_RE, 'must be an environment variable name like OPENAI_API_KEY')
   .optional()
   .describe(
     'Name of the environment variable of this MCP server that holds the LLM provider API key (never the key itself). ' +
-      'Defaults by provider: OPENAI_API_KEY for openai.*, ANTHROPIC_API_KEY for anthropic.*, GEMINI_API_KEY for gemini.*, ...',
+      'Defaults by provider: OPENAI_API_KEY for openai.*, ANTHROPIC_API_KEY for anthropic.*, GEMINI_API_KEY for gemini.*, ... ' +
+      `Only the provider key variables and names the operator allowed in ${ENGINE_KEY_ENV_ALLOW} are accepted; usually omit it.`,
   );
 
 const configFields = {
@@ -84,6 +88,16 @@ export function resolveEngineKey(deps: McpDeps, engineModelValue: string, envNam
   if (NOT_A_PROVIDER_KEY.has(name)) {
     throw new ToolInputError('engine_key_env', `${name} holds a VoIPBIN credential, not an LLM provider key`, {
       nextStep: `Use the variable that holds the ${em.provider} API key, e.g. ${PROVIDER_KEY_ENV[em.provider] ?? 'OPENAI_API_KEY'}.`,
+    });
+  }
+  const allowed = allowedEngineKeyEnvNames(deps.env);
+  if (!allowed.includes(name)) {
+    // Refused before the variable is read: whether it is set, and its value, stay unknown.
+    throw new ToolInputError('engine_key_env', `${name} is not a provider key variable this server lets an AI use; allowed: ${allowed.join(', ')}`, {
+      reason: 'ENGINE_KEY_ENV_NOT_ALLOWED',
+      nextStep:
+        `Omit engine_key_env to use ${PROVIDER_KEY_ENV[em.provider] ?? 'the provider default'} for ${em.provider}, or pass one of the allowed names. ` +
+        `If the key really is in another variable, tell the user to add its name to ${ENGINE_KEY_ENV_ALLOW} in the MCP server's environment and restart it.`,
     });
   }
   const value = deps.env[name]?.trim();

@@ -13,8 +13,10 @@ export function registerSummaryTools(server: McpServer, deps: McpDeps): void {
   defineTool(server, deps, 'create_ai_summary', {
     title: 'Summarize call',
     description:
-      'Start an AI-written summary of a call, conference, transcription or recording. It is written asynchronously: the result has status progressing; ' +
-      'call get_ai_summary later until status is done to read content. Use it when the user wants a summary of a past call.',
+      'Start an AI-written summary of a call, conference, transcription or recording. Use it when the user wants a summary of a past call. ' +
+      'It is written asynchronously: the result has status progressing; call get_ai_summary later. It ends either done (the text is in content) or failed ' +
+      '(failure_reason says why; do not keep polling a failed summary). If failure_reason says no LLM is configured for summaries, tell the user to set ' +
+      'OPENAI_API_KEY (or VOIPBIN_AI_SUMMARY_MODEL and its provider key) for the server and restart it; it cannot be fixed by retrying.',
     input: {
       reference_type: z
         .enum(['call', 'conference', 'transcribe', 'recording'])
@@ -35,7 +37,9 @@ export function registerSummaryTools(server: McpServer, deps: McpDeps): void {
 
   defineTool(server, deps, 'get_ai_summary', {
     title: 'Get call summary',
-    description: 'Get one AI summary by id; content is filled in once status is done. Use it after create_ai_summary.',
+    description:
+      'Get one AI summary by id. Use it after create_ai_summary: status progressing means it is still being written (ask again a little later), ' +
+      'done means content holds the summary, failed means it will not be written and failure_reason says why.',
     input: { id: z.string().min(1).describe('The AI summary id (UUID) from create_ai_summary or list_ai_summaries.') },
     output: { ai_summary: SummaryOutput },
     annotations: READ_ONLY,
