@@ -12,7 +12,9 @@ export interface LocalContext {
   prices: Prices;
   /**
    * A per-process secret that lets this process's own parts (the tool executor, MCP over the
-   * in-process fetch) act as a customer without an access key. It never leaves the process.
+   * in-process fetch) act as a customer without an access key. It is never stored in the database;
+   * the one copy outside the process is the owner-only discovery file (src/local/discovery.ts), so a
+   * `voipbin-ai mcp` on the same database can act through this process.
    */
   internalToken?: string;
   /** The call engine, when one runs calls (flows, media); without it calls are only stored. */

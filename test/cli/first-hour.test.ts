@@ -15,7 +15,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
-import { startTestServer, tempDir } from '../helpers/server.js';
+import { cliEnv, startTestServer, tempDir } from '../helpers/server.js';
 import type { TestServer } from '../helpers/server.js';
 import { EXPECTED_TOOLS } from '../mcp/helpers.js';
 
@@ -25,16 +25,6 @@ const VERSION = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as
 /** Far above a normal start (~1 s under tsx): a command that waits on something never gets here. */
 const EXIT_TIMEOUT_MS = 20_000;
 
-/** This process's environment without anything that configures voipbin-ai, plus `extra`. */
-function cleanEnv(extra: Record<string, string> = {}): Record<string, string> {
-  const env: Record<string, string> = {};
-  for (const [k, v] of Object.entries(process.env)) {
-    if (v === undefined) continue;
-    if (/^(VOIPBIN_|MCP_)|_API_KEY$|^(LOG_LEVEL|HOST|PORT|NODE_OPTIONS)$/.test(k)) continue;
-    env[k] = v;
-  }
-  return { ...env, ...extra };
-}
 
 interface Ran {
   code: number | null;
@@ -88,7 +78,7 @@ describe('--help, --version and usage errors', () => {
     // A port this test holds: a command that tried to listen would fail instead of printing help.
     const holder = createServer();
     await new Promise<void>((r) => holder.listen(0, '127.0.0.1', r));
-    const env = cleanEnv({ VOIPBIN_AI_DB: db, HOST: '127.0.0.1', PORT: String((holder.address() as { port: number }).port) });
+    const env = cliEnv({ VOIPBIN_AI_DB: db, HOST: '127.0.0.1', PORT: String((holder.address() as { port: number }).port) });
     try {
       const runs = await Promise.all(
         COMMANDS.flatMap((cmd) => [
@@ -117,7 +107,7 @@ describe('--help, --version and usage errors', () => {
   }, 60_000);
 
   it('--version and -v print the version of package.json; the top-level help names them', async () => {
-    const env = cleanEnv({ VOIPBIN_AI_DB: join(tmp.dir, 'version', 'db.sqlite') });
+    const env = cliEnv({ VOIPBIN_AI_DB: join(tmp.dir, 'version', 'db.sqlite') });
     const [long, short, help] = await Promise.all([cli(['--version'], env), cli(['-v'], env), cli(['--help'], env)]);
     expect(long).toEqual({ code: 0, signal: null, stdout: `${VERSION}\n`, stderr: '' });
     expect(short).toEqual(long);
@@ -129,7 +119,7 @@ describe('--help, --version and usage errors', () => {
 
   it('a wrong flag is exit 2 naming the flag and `<cmd> --help`, before anything starts', async () => {
     const dir = join(tmp.dir, 'bad-flags');
-    const env = cleanEnv({ VOIPBIN_AI_DB: join(dir, 'db.sqlite'), HOST: '127.0.0.1', PORT: '0' });
+    const env = cliEnv({ VOIPBIN_AI_DB: join(dir, 'db.sqlite'), HOST: '127.0.0.1', PORT: '0' });
     const cases: Array<[string[], string]> = [
       [['serve', '--bogus'], 'voipbin-ai serve: unknown option --bogus; see voipbin-ai serve --help'],
       [['serve', '--port', '9000'], 'voipbin-ai serve: unknown option --port; see voipbin-ai serve --help'],
@@ -164,7 +154,7 @@ describe('voipbin-ai call says what is wrong', () => {
   it('nothing listening: "cannot reach <url>: is `voipbin-ai serve` running?", exit 1, with and without --as', async () => {
     const port = await closedPort();
     const url = `http://127.0.0.1:${port}`;
-    const env = cleanEnv({ VOIPBIN_LOCAL_ACCESSKEY: 'vbl_any' });
+    const env = cliEnv({ VOIPBIN_LOCAL_ACCESSKEY: 'vbl_any' });
     const [listing, dialing, byEnv] = await Promise.all([
       cli(['call', '--url', url, '--to', '+15550000002'], env),
       cli(['call', '--url', `${url}/v1.0/`, '--as', '+15550000001', '--to', '+15550000002'], env),
@@ -180,9 +170,9 @@ describe('voipbin-ai call says what is wrong', () => {
   it('a wrong key against a real server: "the access key was refused (HTTP 401)" naming where the key came from, exit 1', async () => {
     const [fromEnv, fromFlag] = await Promise.all([
       // No --as: the first request is the REST listing of numbers.
-      cli(['call', '--url', s.url, '--to', '+15550000002'], cleanEnv({ VOIPBIN_LOCAL_ACCESSKEY: 'vbl_wrong_key' })),
+      cli(['call', '--url', s.url, '--to', '+15550000002'], cliEnv({ VOIPBIN_LOCAL_ACCESSKEY: 'vbl_wrong_key' })),
       // --as: the first request is the phone WebSocket.
-      cli(['call', '--url', s.url, '--key', 'vbl_wrong_key', '--as', '+15550000001'], cleanEnv()),
+      cli(['call', '--url', s.url, '--key', 'vbl_wrong_key', '--as', '+15550000001'], cliEnv()),
     ]);
     expect({ code: fromEnv.code, stdout: fromEnv.stdout, stderr: fromEnv.stderr }).toEqual({
       code: 1,
@@ -195,7 +185,7 @@ describe('voipbin-ai call says what is wrong', () => {
       stderr: 'the access key was refused (HTTP 401): check --key\n',
     });
     // The right key gets past both checks (to the "no number" hint of an empty account).
-    const right = await cli(['call', '--url', s.url, '--to', '+15550000002'], cleanEnv({ VOIPBIN_LOCAL_ACCESSKEY: s.key }));
+    const right = await cli(['call', '--url', s.url, '--to', '+15550000002'], cliEnv({ VOIPBIN_LOCAL_ACCESSKEY: s.key }));
     expect({ code: right.code, stderr: right.stderr }).toEqual({
       code: 2,
       stderr: 'no local number to register as: create one (POST /v1.0/numbers) or pass --as\n',
@@ -253,7 +243,7 @@ describe('client config files', () => {
       command: spec.command,
       args: spec.args,
       cwd: ROOT,
-      env: cleanEnv({ ...spec.env, VOIPBIN_AI_DB: db, HOST: '127.0.0.1', PORT: '0' }),
+      env: cliEnv({ ...spec.env, VOIPBIN_AI_DB: db, HOST: '127.0.0.1', PORT: '0' }),
       stderr: 'pipe',
     });
     let stderr = '';

@@ -64,3 +64,18 @@ export async function startTestServer(dbPath: string, env: Record<string, string
     },
   });
 }
+
+/**
+ * This process's environment without anything that configures voipbin-ai (VOIPBIN_*, MCP_*,
+ * provider keys, LOG_LEVEL, HOST, PORT, NODE_OPTIONS), plus `extra`: what a spawned CLI gets, so a
+ * developer's own settings cannot change what a test of the real command sees.
+ */
+export function cliEnv(extra: Record<string, string> = {}): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const [k, v] of Object.entries(process.env)) {
+    if (v === undefined) continue;
+    if (/^(VOIPBIN_|MCP_)|_API_KEY$|^(LOG_LEVEL|HOST|PORT|NODE_OPTIONS)$/.test(k)) continue;
+    env[k] = v;
+  }
+  return { ...env, ...extra };
+}

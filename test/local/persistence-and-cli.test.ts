@@ -21,7 +21,7 @@ import {
   ok,
   waitFor,
 } from './fixtures.js';
-import { startTestServer, tempDir } from '../helpers/server.js';
+import { cliEnv, startTestServer, tempDir } from '../helpers/server.js';
 import type { TestServer } from '../helpers/server.js';
 
 const dirs: { cleanup: () => void }[] = [];
@@ -163,15 +163,6 @@ describe('restart', () => {
 
 const CLI = ['--import', 'tsx', 'src/cli.ts'];
 
-/** The environment of a CLI child: this process's, minus every setting the CLI reads, plus `extra`. */
-function cliEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = {};
-  for (const [k, v] of Object.entries(process.env)) {
-    if (/^(VOIPBIN_|MCP_)/.test(k) || ['HOST', 'PORT', 'LOG_LEVEL'].includes(k)) continue;
-    env[k] = v;
-  }
-  return { ...env, ...extra };
-}
 
 interface Child {
   proc: ChildProcess;

@@ -491,8 +491,8 @@ describe('/numbers', () => {
     const n = ok(await L.c.post('/numbers', { number: '+15550100003' }));
     const before = expectList(await L.c.get('/numbers?page_size=100')).length;
     const bad: [unknown, string][] = [
-      [{}, 'number: is required'],
-      [{ number: 15550100004 }, 'number: is required'],
+      [{}, 'number: must be an E.164 phone number as a string'],
+      [{ number: 15550100004 }, 'number: must be an E.164 phone number as a string'],
       [{ number: 'call me' }, 'is not an E.164 phone number'],
       [{ number: '5550100004' }, 'is not an E.164 phone number'],
       [{ number: '+0550100004' }, 'is not an E.164 phone number'],

@@ -1,5 +1,9 @@
 import { expect } from 'vitest';
-import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
+import type { VoipbinClient } from '../../src/client/index.js';
+import { createServer } from '../../src/mcp/server.js';
+import { createLogger } from '../../src/util/logger.js';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import type { Store } from '../../db/store.js';
 import { storeAimessage } from '../../src/local/routes/aicalls.js';
@@ -76,4 +80,32 @@ export async function seedAicall(
   const aicall = (await store.aicalls.getById(id))!;
   for (const m of opts.messages) await storeAimessage(store, aicall, m);
   return id;
+}
+
+/** A raw JSON-RPC POST to a Streamable HTTP endpoint (what a client sends, without the SDK). */
+export function postMcp(url: string | URL, body: unknown, headers: Record<string, string> = {}): Promise<Response> {
+  return fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', ...headers },
+    body: JSON.stringify(body),
+  });
+}
+
+/** The JSON-RPC message of a response (plain JSON or the first SSE `data:` line). */
+export async function rpcBody(res: Response): Promise<any> {
+  const text = await res.text();
+  if ((res.headers.get('content-type') ?? '').includes('text/event-stream')) {
+    const line = text.split('\n').find((l) => l.startsWith('data: '));
+    return JSON.parse(line!.slice(6));
+  }
+  return JSON.parse(text);
+}
+
+/** A real MCP SDK client connected in-process to a new server over `client` (the one REST client). */
+export async function connectInProcess(client: VoipbinClient, env: Record<string, string | undefined> = {}): Promise<Client> {
+  const [clientSide, serverSide] = InMemoryTransport.createLinkedPair();
+  await createServer({ client, env, logger: createLogger('debug', { component: 'mcp-test' }) }).connect(serverSide);
+  const c = new Client({ name: 'test', version: '1.0.0' });
+  await c.connect(clientSide);
+  return c;
 }

@@ -12,7 +12,7 @@ import { createCustomer } from '../../src/local/customers.js';
 import { registerMcpHttp } from '../../src/mcp/http.js';
 import { capturedLogs, startTestServer, tempDir } from '../helpers/server.js';
 import type { TestServer } from '../helpers/server.js';
-import { CANARY, EXPECTED_TOOLS, errorInfo, ok, toolCaller } from './helpers.js';
+import { CANARY, EXPECTED_TOOLS, errorInfo, ok, toolCaller, postMcp, rpcBody } from './helpers.js';
 
 const MCP_TOKEN = 'mcp-http-token-3c1f0e9a7b5d';
 const LOCAL_KEY = `vbl_mcp_http_${process.pid}_a81c`;
@@ -31,23 +31,7 @@ const INIT = {
   params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'raw', version: '1' } },
 };
 
-function post(body: unknown, headers: Record<string, string> = {}): Promise<Response> {
-  return fetch(mcpUrl, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', ...headers },
-    body: JSON.stringify(body),
-  });
-}
 
-/** The JSON-RPC message of a response (plain JSON or the first SSE `data:` line). */
-async function rpcBody(res: Response): Promise<any> {
-  const text = await res.text();
-  if ((res.headers.get('content-type') ?? '').includes('text/event-stream')) {
-    const line = text.split('\n').find((l) => l.startsWith('data: '));
-    return JSON.parse(line!.slice(6));
-  }
-  return JSON.parse(text);
-}
 
 async function connect(token: string): Promise<{ client: Client; transport: StreamableHTTPClientTransport }> {
   const transport = new StreamableHTTPClientTransport(mcpUrl, { requestInit: { headers: { authorization: `Bearer ${token}` } } });
@@ -77,12 +61,12 @@ afterAll(async () => {
 
 describe('MCP over Streamable HTTP at /mcp', () => {
   it('requires a bearer token: 401 with WWW-Authenticate: Bearer', async () => {
-    const none = await post(INIT);
+    const none = await postMcp(mcpUrl, INIT);
     expect(none.status).toBe(401);
     expect(none.headers.get('www-authenticate')).toMatch(/^Bearer /);
     expect((await rpcBody(none)).error.message).toMatch(/Unauthorized/);
 
-    const wrong = await post(INIT, { authorization: 'Bearer vbl_not_a_key' });
+    const wrong = await postMcp(mcpUrl, INIT, { authorization: 'Bearer vbl_not_a_key' });
     expect(wrong.status).toBe(401);
     expect(wrong.headers.get('www-authenticate')).toContain('error="invalid_token"');
 
@@ -156,36 +140,36 @@ describe('MCP over Streamable HTTP at /mcp', () => {
   });
 
   it('sessions: the id works for later requests, is bound to its token, unknown ids get 404, DELETE ends it', async () => {
-    const init = await post(INIT, { authorization: `Bearer ${LOCAL_KEY}` });
+    const init = await postMcp(mcpUrl, INIT, { authorization: `Bearer ${LOCAL_KEY}` });
     expect(init.status).toBe(200);
     const sid = init.headers.get('mcp-session-id')!;
     expect(sid).toBeTruthy();
     expect((await rpcBody(init)).result.serverInfo.name).toBe('voipbin-ai');
     const auth = { authorization: `Bearer ${LOCAL_KEY}`, 'mcp-protocol-version': '2025-06-18' };
-    expect((await post({ jsonrpc: '2.0', method: 'notifications/initialized' }, { ...auth, 'mcp-session-id': sid })).status).toBe(202);
+    expect((await postMcp(mcpUrl, { jsonrpc: '2.0', method: 'notifications/initialized' }, { ...auth, 'mcp-session-id': sid })).status).toBe(202);
 
-    const list = await post({ jsonrpc: '2.0', id: 2, method: 'tools/list' }, { ...auth, 'mcp-session-id': sid });
+    const list = await postMcp(mcpUrl, { jsonrpc: '2.0', id: 2, method: 'tools/list' }, { ...auth, 'mcp-session-id': sid });
     expect(list.status).toBe(200);
     expect((await rpcBody(list)).result.tools).toHaveLength(EXPECTED_TOOLS.length);
 
-    const unknown = await post({ jsonrpc: '2.0', id: 3, method: 'tools/list' }, { ...auth, 'mcp-session-id': '7d9f0a52-0000-4000-8000-000000000000' });
+    const unknown = await postMcp(mcpUrl, { jsonrpc: '2.0', id: 3, method: 'tools/list' }, { ...auth, 'mcp-session-id': '7d9f0a52-0000-4000-8000-000000000000' });
     expect(unknown.status).toBe(404);
     expect((await rpcBody(unknown)).error.message).toMatch(/Session not found/);
 
     // Valid token, but not the one that opened the session.
-    const stolen = await post({ jsonrpc: '2.0', id: 4, method: 'tools/list' }, {
+    const stolen = await postMcp(mcpUrl, { jsonrpc: '2.0', id: 4, method: 'tools/list' }, {
       authorization: `Bearer ${MCP_TOKEN}`,
       'mcp-protocol-version': '2025-06-18',
       'mcp-session-id': sid,
     });
     expect(stolen.status).toBe(404);
 
-    const noSession = await post({ jsonrpc: '2.0', id: 5, method: 'tools/list' }, auth);
+    const noSession = await postMcp(mcpUrl, { jsonrpc: '2.0', id: 5, method: 'tools/list' }, auth);
     expect(noSession.status).toBe(400);
 
     const del = await fetch(mcpUrl, { method: 'DELETE', headers: { ...auth, 'mcp-session-id': sid } });
     expect(del.status).toBe(200);
-    const after = await post({ jsonrpc: '2.0', id: 6, method: 'tools/list' }, { ...auth, 'mcp-session-id': sid });
+    const after = await postMcp(mcpUrl, { jsonrpc: '2.0', id: 6, method: 'tools/list' }, { ...auth, 'mcp-session-id': sid });
     expect(after.status).toBe(404);
   });
 

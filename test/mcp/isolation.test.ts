@@ -13,7 +13,7 @@ import { createCustomer } from '../../src/local/customers.js';
 import { registerMcpHttp } from '../../src/mcp/http.js';
 import { capturedLogs, startTestServer, tempDir } from '../helpers/server.js';
 import type { TestServer } from '../helpers/server.js';
-import { errorInfo, ok, toolCaller } from './helpers.js';
+import { errorInfo, ok, toolCaller, postMcp, rpcBody } from './helpers.js';
 
 const MCP_TOKEN = 'mcp-http-token-isolation-5e2d8b';
 const LOCAL_KEY = `vbl_mcp_iso_${process.pid}_c4d2`;
@@ -40,31 +40,15 @@ const clients: Client[] = [];
 const savedEnv: Record<string, string | undefined> = {};
 const SERVER_ENV = { GITHUB_TOKEN: GITHUB_CANARY, MY_LLM_KEY: ALLOWED_CANARY, MCP_ENGINE_KEY_ENV_ALLOW: 'MY_LLM_KEY, SOME_OTHER_KEY' };
 
-function post(url: URL, body: unknown, headers: Record<string, string> = {}): Promise<Response> {
-  return fetch(url, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', ...headers },
-    body: JSON.stringify(body),
-  });
-}
 
-/** The JSON-RPC message of a response (plain JSON or the first SSE `data:` line). */
-async function rpcBody(res: Response): Promise<any> {
-  const text = await res.text();
-  if ((res.headers.get('content-type') ?? '').includes('text/event-stream')) {
-    const line = text.split('\n').find((l) => l.startsWith('data: '));
-    return JSON.parse(line!.slice(6));
-  }
-  return JSON.parse(text);
-}
 
 /** A raw session: initialize + initialized; returns its id (the response body is drained). */
 async function openSession(token: string, url = mcpUrl): Promise<string> {
-  const init = await post(url, INIT, { authorization: `Bearer ${token}` });
+  const init = await postMcp(url, INIT, { authorization: `Bearer ${token}` });
   expect(init.status).toBe(200);
   await init.text();
   const sid = init.headers.get('mcp-session-id')!;
-  const note = await post(url, { jsonrpc: '2.0', method: 'notifications/initialized' }, headersOf(token, sid));
+  const note = await postMcp(url, { jsonrpc: '2.0', method: 'notifications/initialized' }, headersOf(token, sid));
   expect(note.status).toBe(202);
   return sid;
 }
@@ -74,7 +58,7 @@ function headersOf(token: string, sid: string): Record<string, string> {
 }
 
 async function toolsList(token: string, sid: string, url = mcpUrl): Promise<number> {
-  const res = await post(url, { jsonrpc: '2.0', id: 2, method: 'tools/list' }, headersOf(token, sid));
+  const res = await postMcp(url, { jsonrpc: '2.0', id: 2, method: 'tools/list' }, headersOf(token, sid));
   await res.text();
   return res.status;
 }
@@ -187,7 +171,7 @@ describe('MCP HTTP session limits', () => {
     const capped = await createCustomer(server.store, { name: 'careless client', initialBalanceCredit: 100 });
     const a = await openSession(capped.token);
     await openSession(capped.token);
-    const third = await post(mcpUrl, INIT, { authorization: `Bearer ${capped.token}` });
+    const third = await postMcp(mcpUrl, INIT, { authorization: `Bearer ${capped.token}` });
     expect(third.status).toBe(429);
     const body = await rpcBody(third);
     expect(body).toMatchObject({ jsonrpc: '2.0', id: null, error: { code: expect.any(Number) } });

@@ -5,7 +5,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { join } from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
 import { VoipbinClient } from '../../src/client/index.js';
 import { createCustomer } from '../../src/local/customers.js';
 import { loadConfig } from '../../src/config.js';
@@ -16,7 +15,7 @@ import { newId } from '../../src/util/ids.js';
 import { nowTimestamp } from '../../src/util/time.js';
 import { capturedLogs, startTestServer, tempDir } from '../helpers/server.js';
 import type { TestServer } from '../helpers/server.js';
-import { CANARY, EXPECTED_TOOLS, errorInfo, errorText, ok, seedAicall, toolCaller } from './helpers.js';
+import { CANARY, EXPECTED_TOOLS, connectInProcess, errorInfo, errorText, ok, seedAicall, toolCaller } from './helpers.js';
 
 const LIST_TOOLS = ['list_ais', 'list_calls', 'list_aicalls', 'get_aicall_messages', 'list_ai_summaries', 'list_numbers', 'list_flows', 'list_activeflows'];
 const SOURCE = '+15550100001';
@@ -27,14 +26,6 @@ let mcp: Client;
 const seen: unknown[] = [];
 let call: ReturnType<typeof toolCaller>;
 
-async function connect(client: VoipbinClient, env: Record<string, string | undefined>): Promise<Client> {
-  const [clientSide, serverSide] = InMemoryTransport.createLinkedPair();
-  const s = createServer({ client, env, logger: createLogger('debug', { component: 'mcp-test' }) });
-  await s.connect(serverSide);
-  const c = new Client({ name: 'test', version: '1.0.0' });
-  await c.connect(clientSide);
-  return c;
-}
 
 const aiArgs = (over: Record<string, unknown> = {}) => ({
   name: 'Receptionist',
@@ -51,7 +42,7 @@ beforeAll(async () => {
   tmp = tempDir();
   server = await startTestServer(join(tmp.dir, 'db.sqlite'));
   const client = new VoipbinClient({ baseUrl: server.api, accessKey: server.key, maxRetries: 0 });
-  mcp = await connect(client, { OPENAI_API_KEY: CANARY, OTHER_API_KEY: undefined });
+  mcp = await connectInProcess(client, { OPENAI_API_KEY: CANARY, OTHER_API_KEY: undefined });
   call = toolCaller(mcp, seen);
   const n = await server.call('POST', '/numbers', { number: SOURCE, name: 'main line' });
   expect(n.status).toBe(200);
@@ -314,7 +305,7 @@ describe('MCP server (in-process, real local API)', () => {
 
   it('INSUFFICIENT_BALANCE tells the model to check the balance; another customer sees only its own resources', async () => {
     const poor = await createCustomer(server.store, { name: 'poor', initialBalanceCredit: 0 });
-    const poorMcp = await connect(new VoipbinClient({ baseUrl: server.api, accessKey: poor.token, maxRetries: 0 }), { OPENAI_API_KEY: CANARY });
+    const poorMcp = await connectInProcess(new VoipbinClient({ baseUrl: server.api, accessKey: poor.token, maxRetries: 0 }), { OPENAI_API_KEY: CANARY });
     try {
       const poorCall = toolCaller(poorMcp, seen);
       expect(ok(await poorCall('list_ais', {})).ais).toEqual([]);
@@ -334,7 +325,7 @@ describe('MCP server (in-process, real local API)', () => {
     try {
       expect(backend.mode).toBe('remote');
       expect(backend.client.baseUrl).toBe(server.api);
-      const remote = await connect(backend.client, {});
+      const remote = await connectInProcess(backend.client, {});
       try {
         const numbers = ok(await toolCaller(remote, seen)('list_numbers', {})).numbers;
         expect(numbers.map((n: { number: string }) => n.number)).toContain(SOURCE);

@@ -12,7 +12,7 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { SqliteStore } from '../../db/sqlite-store.js';
 import { TM_NEVER } from '../../src/util/time.js';
-import { capturedLogs, startTestServer, tempDir } from '../helpers/server.js';
+import { capturedLogs, cliEnv, startTestServer, tempDir } from '../helpers/server.js';
 import type { TestServer } from '../helpers/server.js';
 import { CANARY, EXPECTED_TOOLS, errorInfo, ok, seedAicall, toolCaller } from './helpers.js';
 
@@ -20,16 +20,6 @@ const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const CLI = ['--import', 'tsx', 'src/cli.ts', 'mcp'];
 const SOURCE = '+15550300001';
 
-/** The test's environment without anything that would change the child's configuration. */
-function childEnv(extra: Record<string, string>): Record<string, string> {
-  const env: Record<string, string> = {};
-  for (const [k, v] of Object.entries(process.env)) {
-    if (v === undefined) continue;
-    if (/^(VOIPBIN_|MCP_)|_API_KEY$|^(LOG_LEVEL|HOST|PORT|NODE_OPTIONS)$/.test(k)) continue;
-    env[k] = v;
-  }
-  return { ...env, ...extra };
-}
 
 /** Runs a command to completion (with stdin closed at once), collecting its output. */
 function run(command: string, args: string[], env: Record<string, string>): Promise<{ code: number | null; stdout: string; stderr: string }> {
@@ -76,7 +66,7 @@ describe('voipbin-ai mcp (stdio child process)', () => {
       command: process.execPath,
       args: CLI,
       cwd: ROOT,
-      env: childEnv({ VOIPBIN_AI_DB: dbPath, VOIPBIN_LOCAL_ACCESSKEY: key, OPENAI_API_KEY: CANARY, LOG_LEVEL: 'debug' }),
+      env: cliEnv({ VOIPBIN_AI_DB: dbPath, VOIPBIN_LOCAL_ACCESSKEY: key, OPENAI_API_KEY: CANARY, LOG_LEVEL: 'debug' }),
       stderr: 'pipe',
     });
     let stderr = '';
@@ -145,7 +135,7 @@ describe('voipbin-ai mcp (stdio child process)', () => {
       env?: Record<string, string>;
     };
     const db = join(tmp.dir, 'mcp-json.sqlite');
-    const child = spawn(spec.command, spec.args, { cwd: ROOT, env: childEnv({ ...spec.env, VOIPBIN_AI_DB: db }), stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(spec.command, spec.args, { cwd: ROOT, env: cliEnv({ ...spec.env, VOIPBIN_AI_DB: db }), stdio: ['pipe', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (c) => (stdout += c));
@@ -181,8 +171,8 @@ describe('voipbin-ai mcp (stdio child process)', () => {
 
   it('refuses to start when a key variable holds an unexpanded ${VAR}', async () => {
     const [openai, gemini] = await Promise.all([
-      run(process.execPath, CLI, childEnv({ VOIPBIN_AI_DB: join(tmp.dir, 'x.sqlite'), OPENAI_API_KEY: '${OPENAI_API_KEY}' })),
-      run(process.execPath, CLI, childEnv({ VOIPBIN_AI_DB: join(tmp.dir, 'y.sqlite'), GEMINI_API_KEY: '${GEMINI_API_KEY}' })),
+      run(process.execPath, CLI, cliEnv({ VOIPBIN_AI_DB: join(tmp.dir, 'x.sqlite'), OPENAI_API_KEY: '${OPENAI_API_KEY}' })),
+      run(process.execPath, CLI, cliEnv({ VOIPBIN_AI_DB: join(tmp.dir, 'y.sqlite'), GEMINI_API_KEY: '${GEMINI_API_KEY}' })),
     ]);
     expect(openai.code).not.toBe(0);
     expect(openai.stdout).toBe('');

@@ -6,19 +6,17 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
 import { VoipbinClient } from '../../src/client/index.js';
 import { createServer } from '../../src/mcp/server.js';
 import { createLlmProvider } from '../../src/providers/llm/index.js';
 import type { LlmProvider, LlmResponse } from '../../src/providers/llm/types.js';
 import type { Row } from '../../db/store.js';
-import { createLogger } from '../../src/util/logger.js';
 import { expectConformsResponse } from '../helpers/openapi.js';
 import { startFakeOpenAiChat } from '../providers/fake-openai-chat.js';
 import type { FakeOpenAiChat } from '../providers/fake-openai-chat.js';
 import { freshNumber, ok as rest, startFlowServer, until } from '../flows/helpers.js';
 import type { FlowServer } from '../flows/helpers.js';
-import { ok, seedAicall, toolCaller } from './helpers.js';
+import { ok, seedAicall, toolCaller, connectInProcess } from './helpers.js';
 
 let fs: FlowServer;
 let llm: FakeOpenAiChat;
@@ -30,10 +28,7 @@ beforeAll(async () => {
   llm = await startFakeOpenAiChat();
   fs = await startFlowServer();
   const client = new VoipbinClient({ baseUrl: fs.s.api, accessKey: fs.s.key, maxRetries: 0 });
-  const [clientSide, serverSide] = InMemoryTransport.createLinkedPair();
-  await createServer({ client, env: {}, logger: createLogger('debug', { component: 'mcp-test' }) }).connect(serverSide);
-  mcp = new Client({ name: 'test', version: '1.0.0' });
-  await mcp.connect(clientSide);
+  mcp = await connectInProcess(client);
   call = toolCaller(mcp, []);
   source = freshNumber();
   await rest(fs.s, 'POST', '/numbers', { number: source });

@@ -6,13 +6,11 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
 import { VoipbinClient } from '../../src/client/index.js';
 import { createServer } from '../../src/mcp/server.js';
-import { createLogger } from '../../src/util/logger.js';
 import { Phone, createAi, freshNumber, ok as rest, startFlowServer, until, waitCall } from '../flows/helpers.js';
 import type { FlowServer } from '../flows/helpers.js';
-import { errorInfo, ok, toolCaller } from './helpers.js';
+import { errorInfo, ok, toolCaller, connectInProcess } from './helpers.js';
 
 const MISSING_ID = '0b5a3f7e-1111-4222-8333-444455556666';
 
@@ -25,10 +23,7 @@ let source: string;
 beforeAll(async () => {
   fs = await startFlowServer();
   const client = new VoipbinClient({ baseUrl: fs.s.api, accessKey: fs.s.key, maxRetries: 0 });
-  const [clientSide, serverSide] = InMemoryTransport.createLinkedPair();
-  await createServer({ client, env: {}, logger: createLogger('debug', { component: 'mcp-test' }) }).connect(serverSide);
-  mcp = new Client({ name: 'test', version: '1.0.0' });
-  await mcp.connect(clientSide);
+  mcp = await connectInProcess(client);
   call = toolCaller(mcp, []);
   source = freshNumber();
   await rest(fs.s, 'POST', '/numbers', { number: source, name: 'source' });

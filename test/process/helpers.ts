@@ -16,20 +16,11 @@ import { LocalPhoneClient } from '../../src/softphone/local-phone-client.js';
 import { discoveryPath } from '../../src/local/discovery.js';
 import type { DiscoveryRecord } from '../../src/local/discovery.js';
 import { TestPhone, until } from '../media/helpers.js';
+import { cliEnv } from '../helpers/server.js';
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const CLI = ['--import', 'tsx', 'src/cli.ts'];
 
-/** This process's environment minus every setting the CLI reads, plus `extra`. */
-export function cliEnv(extra: Record<string, string>): Record<string, string> {
-  const env: Record<string, string> = {};
-  for (const [k, v] of Object.entries(process.env)) {
-    if (v === undefined) continue;
-    if (/^(VOIPBIN_|MCP_)|_API_KEY$|^(LOG_LEVEL|HOST|PORT|NODE_OPTIONS)$/.test(k)) continue;
-    env[k] = v;
-  }
-  return { ...env, ...extra };
-}
 
 export interface Child {
   proc: ChildProcess;

@@ -3,7 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import type { LocalContext } from '../context.js';
 import { createAccessKey } from '../customers.js';
 import { listEnvelope, parsePaging } from '../paging.js';
-import { idParam, mustGet, parseBody, queryOf, strictObject } from './common.js';
+import { idParam, mustDelete, mustGet, parseBody, queryOf, strictObject } from './common.js';
 import { notFound } from '../../api/errors.js';
 import { nowTimestamp } from '../../util/time.js';
 import type { AccesskeyRow } from '../../../db/store.js';
@@ -66,8 +66,7 @@ export function registerAccountRoutes(api: FastifyInstance, ctx: LocalContext): 
   });
 
   api.delete('/accesskeys/:id', async (req) => {
-    const row = await store.accesskeys.softDelete(req.customerId, idParam(req));
-    if (!row) throw notFound('ACCESSKEY_NOT_FOUND', 'access key not found');
+    const row = await mustDelete(store.accesskeys, req.customerId, idParam(req), 'ACCESSKEY_NOT_FOUND', 'access key');
     // What the key opened goes with it: its phones, media streams and MCP sessions end before
     // the answer, so a client that sees 200 knows nothing runs on the key any more.
     await ctx.keySessions.revoke(row.id, 'deleted');

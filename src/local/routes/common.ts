@@ -129,6 +129,12 @@ export function idParam(req: FastifyRequest, name = 'id'): string {
   return id.toLowerCase();
 }
 
+/** The row, or the one 404 every route answers for a missing row: `<label> <id> not found`. */
+function foundOr404<T>(row: T | undefined, reason: string, label: string, id: string): T {
+  if (!row) throw notFound(reason, `${label} ${id} not found`);
+  return row;
+}
+
 /** The caller's row or a 404 with the resource's reason (another customer's row is "missing" too). */
 export async function mustGet<T extends StoredResource>(
   repo: ResourceRepository<T>,
@@ -137,12 +143,10 @@ export async function mustGet<T extends StoredResource>(
   reason: string,
   label: string,
 ): Promise<T> {
-  const row = await repo.get(customerId, id);
-  if (!row) throw notFound(reason, `${label} ${id} not found`);
-  return row;
+  return foundOr404(await repo.get(customerId, id), reason, label, id);
 }
 
-/** Soft-deletes the caller's row, or a 404 worded like {@link mustGet}'s (`flow <id> not found`). */
+/** Soft-deletes the caller's row, or the same 404 as {@link mustGet} (`flow <id> not found`). */
 export async function mustDelete<T extends StoredResource>(
   repo: ResourceRepository<T>,
   customerId: string,
@@ -150,9 +154,7 @@ export async function mustDelete<T extends StoredResource>(
   reason: string,
   label: string,
 ): Promise<T> {
-  const row = await repo.softDelete(customerId, id);
-  if (!row) throw notFound(reason, `${label} ${id} not found`);
-  return row;
+  return foundOr404(await repo.softDelete(customerId, id), reason, label, id);
 }
 
 /** The query string as a plain record. */

@@ -2,8 +2,8 @@ import { z } from 'zod';
 import type { FastifyInstance } from 'fastify';
 import type { LocalContext } from '../context.js';
 import { listEnvelope, parsePaging } from '../paging.js';
-import { idParam, mustGet, parseBody, queryOf } from './common.js';
-import { ApiError, invalidArgument, notFound } from '../../api/errors.js';
+import { idParam, mustDelete, mustGet, parseBody, queryOf } from './common.js';
+import { ApiError, invalidArgument } from '../../api/errors.js';
 import { normalizeE164 } from '../../../tools/e164.js';
 import { hasId, idOrNil, isUuid, newId } from '../../util/ids.js';
 import { TM_NEVER, nowTimestamp } from '../../util/time.js';
@@ -12,7 +12,7 @@ import type { Row } from '../../../db/store.js';
 const flowRef = z.string().refine((s) => s === '' || isUuid(s), { message: 'must be a flow UUID or empty' });
 
 const NumberCreate = z.object({
-  number: z.string({ message: 'number is required, an E.164 phone number like +15551234567' }),
+  number: z.string({ message: 'must be an E.164 phone number as a string, like "+15551234567"' }),
   type: z.enum(['normal', 'virtual']).optional(),
   call_flow_id: flowRef.optional(),
   message_flow_id: flowRef.optional(),
@@ -105,8 +105,7 @@ export function registerNumberRoutes(api: FastifyInstance, ctx: LocalContext): v
   });
 
   api.delete('/numbers/:id', async (req) => {
-    const row = await store.numbers.softDelete(req.customerId, idParam(req));
-    if (!row) throw notFound('NUMBER_NOT_FOUND', 'number not found');
+    const row = await mustDelete(store.numbers, req.customerId, idParam(req), 'NUMBER_NOT_FOUND', 'number');
     // Its phones go at once: a phone kept registered would still get calls for the number after
     // another customer creates it again, and would block that customer's own phone.
     await ctx.engine?.numberDeleted(row);
