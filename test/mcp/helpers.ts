@@ -14,14 +14,14 @@ import { newId } from '../../src/util/ids.js';
 /** A provider key that must never show up in a tool result or a log line. */
 export const CANARY = 'sk-canary-MCP-9f8e7d6c5b4a';
 
-/** The 19 tools of issue 3 and the 9 of issue 9 (numbers, flows, activeflows). */
+/** The 19 tools of issue 3 and the 10 of issue 9 (numbers, flows, activeflows). */
 export const EXPECTED_TOOLS = [
   'create_ai', 'list_ais', 'get_ai', 'update_ai', 'delete_ai',
   'create_call', 'list_calls', 'get_call', 'hangup_call',
   'list_aicalls', 'get_aicall', 'terminate_aicall', 'get_aicall_messages',
   'send_message', 'send_email',
   'create_ai_summary', 'get_ai_summary', 'list_ai_summaries',
-  'create_number', 'list_numbers', 'delete_number',
+  'create_number', 'list_numbers', 'update_number', 'delete_number',
   'create_flow', 'list_flows', 'get_flow', 'update_flow', 'delete_flow',
   'list_activeflows', 'get_activeflow', 'stop_activeflow',
 ].sort();

@@ -111,6 +111,15 @@ describe('number tools', () => {
       caller.close();
     }
 
+    // update_number points the number at another flow; omitted fields are kept.
+    const other = ok(await call('create_flow', { name: 'other', actions: [{ type: 'answer' }, { type: 'hangup' }] })).flow;
+    const updated = ok(await call('update_number', { id: created.id, call_flow_id: other.id })).number;
+    expect(updated).toMatchObject({ id: created.id, number: e164, name: 'inbound line', call_flow_id: other.id });
+    expect(errorInfo(await call('update_number', { id: created.id })).next_step).toMatch(/call_flow_id/);
+    expect(errorInfo(await call('update_number', { id: e164, name: 'x' })).next_step).toContain('list_numbers');
+    expect(errorInfo(await call('update_number', { id: created.id, call_flow_id: MISSING_ID })).message).toContain('call_flow_id');
+    ok(await call('delete_flow', { id: other.id }));
+
     const dup = errorInfo(await call('create_number', { number: e164 }));
     expect(dup).toMatchObject({ status: 409, reason: 'NUMBER_ALREADY_EXISTS' });
     expect(dup.next_step).toContain('list_numbers');

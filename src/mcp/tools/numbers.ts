@@ -1,7 +1,7 @@
-/** Number tools: create_number, list_numbers, delete_number. */
+/** Number tools: create_number, list_numbers, update_number, delete_number. */
 import { z } from 'zod';
 import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
-import type { NumberCreateParams } from '../../client/index.js';
+import type { NumberCreateParams, NumberUpdateParams } from '../../client/index.js';
 import { E164_EXAMPLE, normalizeE164 } from '../../../tools/e164.js';
 import type { McpDeps } from '../deps.js';
 import { ToolInputError } from '../errors.js';
@@ -58,6 +58,33 @@ export function registerNumberTools(server: McpServer, deps: McpDeps): void {
     },
   });
 
+  defineTool(server, deps, 'update_number', {
+    title: 'Change phone number',
+    description:
+      'Change what a number of the account does: the flow its incoming calls run (call_flow_id, e.g. a new flow with an ai_talk action from create_flow), ' +
+      'the flow its incoming SMS run, its name or detail; fields you omit keep their values. The phone number itself cannot change: use create_number and delete_number for that.',
+    input: {
+      id: z.string().min(1).describe('The number id (UUID) from list_numbers or create_number (not the phone number itself).'),
+      call_flow_id: z.string().optional().describe('Id (UUID) of the flow incoming calls run; "" to clear it.'),
+      message_flow_id: z.string().optional().describe('Id (UUID) of the flow incoming SMS run; "" to clear it.'),
+      name: z.string().max(255).optional().describe('A new short label.'),
+      detail: z.string().max(2000).optional().describe('A new description.'),
+    },
+    output: { number: NumberOutput },
+    annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: true, openWorldHint: false },
+    async run(args) {
+      rejectPhoneNumberAsId(args.id, 'update_number');
+      const body: NumberUpdateParams = {};
+      for (const k of ['call_flow_id', 'message_flow_id', 'name', 'detail'] as const) if (args[k] !== undefined) body[k] = args[k];
+      if (Object.keys(body).length === 0) {
+        throw new ToolInputError('call_flow_id', 'nothing to change', {
+          nextStep: 'Pass at least one of call_flow_id, message_flow_id, name or detail.',
+        });
+      }
+      return { number: await client.numbers.update(args.id, body) };
+    },
+  });
+
   defineTool(server, deps, 'delete_number', {
     title: 'Remove phone number',
     description:
@@ -67,12 +94,17 @@ export function registerNumberTools(server: McpServer, deps: McpDeps): void {
     output: { number: NumberOutput.describe('The removed number (status deleted)') },
     annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: true, openWorldHint: true },
     async run(args) {
-      if (/^\+?[\d\s().-]{7,}$/.test(args.id)) {
-        throw new ToolInputError('id', `${JSON.stringify(args.id)} is a phone number, not a number id`, {
-          nextStep: 'Call list_numbers, find the entry whose number is this one, and pass its id (a UUID) to delete_number.',
-        });
-      }
+      rejectPhoneNumberAsId(args.id, 'delete_number');
       return { number: await client.numbers.delete(args.id) };
     },
   });
+}
+
+/** A phone number given where a number's id belongs: refused before the API, pointing at list_numbers. */
+function rejectPhoneNumberAsId(id: string, tool: string): void {
+  if (/^\+?[\d\s().-]{7,}$/.test(id)) {
+    throw new ToolInputError('id', `${JSON.stringify(id)} is a phone number, not a number id`, {
+      nextStep: `Call list_numbers, find the entry whose number is this one, and pass its id (a UUID) to ${tool}.`,
+    });
+  }
 }
