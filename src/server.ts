@@ -106,6 +106,8 @@ export async function openLocalPlatform(config: Config, opts: Pick<StartOptions,
       stt: opts.engine?.stt ?? sttProviderFromEnv(process.env),
       summaryLlm: opts.engine?.summaryLlm ?? summaryLlmFromEnv(process.env),
     });
+    // The composition root wires the API's seam to the engine (the engine holds no back-reference).
+    ctx.engine = engine;
     const app = createLocalApi(ctx);
     engine.attachApi(app);
     return {

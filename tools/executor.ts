@@ -1,7 +1,7 @@
 import type { VoipbinClient } from '../src/client/client.js';
 import type { Logger } from '../src/util/logger.js';
 import { VoipbinError } from '../src/client/errors.js';
-import type { AgentToolCall, AgentToolResult, ToolResult } from '../streams/agents/agent.js';
+import type { AgentToolCall, AgentToolResult, ToolResult } from './results.js';
 import { parseToolArguments } from './parse.js';
 import { isToolName } from './registry.js';
 import type { ToolArgsMap } from './registry.js';

@@ -1,4 +1,5 @@
 export * from './types.js';
+export * from './results.js';
 export * from './e164.js';
 export * from './registry.js';
 export * from './parse.js';

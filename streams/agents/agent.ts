@@ -6,29 +6,11 @@
  * to and from the call's 8 kHz with one stateful resampler per direction.
  */
 
+import type { AgentToolCall, AgentToolResult } from '../../tools/results.js';
 import type { ToolDescriptor } from '../../tools/types.js';
 
-/** A tool call the agent's model made. `arguments` is the model's JSON text (or an object). */
-export interface AgentToolCall {
-  id: string;
-  name: string;
-  arguments: string | Record<string, unknown>;
-}
-
-/** The result handed back to the model, VoIPBIN's shape. */
-export interface ToolResult {
-  tool_call_id: string;
-  result: 'success' | 'failed';
-  message: string;
-  resource_type: string;
-  resource_id: string;
-}
-
-/** A tool result plus whether the agent should speak again after it (`run_llm`). */
-export interface AgentToolResult {
-  result: ToolResult;
-  runLlm: boolean;
-}
+// The tool call and result types belong to tools/ (streams/ depends on tools/, never the reverse).
+export type { AgentToolCall, AgentToolResult, ToolResult } from '../../tools/results.js';
 
 /** The AI configuration an agent runs with (an AI resource, or a flow action's inline options). */
 export interface AgentConfig {

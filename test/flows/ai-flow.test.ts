@@ -60,7 +60,7 @@ describe('AI actions in call flows (scripted agent, local phones)', () => {
       ],
       { outputSampleRateHz: 16_000 },
     );
-    s.engine.agentFactory = agent;
+    fs.useAgent(agent);
     // The talk speaks through a TTS provider: a fake OpenAI speech endpoint on loopback.
     const tts = await startFakeOpenAi();
     s.engine.tts = providerFor(tts);
@@ -151,7 +151,7 @@ describe('AI actions in call flows (scripted agent, local phones)', () => {
 
   it('stop_flow: nothing after it runs, the activeflow and the call end', async () => {
     const agent = scriptedAgent([{ tool: 'stop_flow', id: 'call_stop_flow' }]);
-    s.engine.agentFactory = agent;
+    fs.useAgent(agent);
     const c = await dialFlow(s, [
       { type: 'answer' },
       { type: 'ai_talk', option: { ai_id: aiId } },
@@ -191,7 +191,7 @@ describe('AI actions in call flows (scripted agent, local phones)', () => {
     const agent = scriptedAgent([
       { tool: 'connect_call', id: 'call_connect', args: { run_llm: true, destinations: [{ type: 'tel', target: callee.number }] } },
     ]);
-    s.engine.agentFactory = agent;
+    fs.useAgent(agent);
     const c = await dialFlow(s, [{ type: 'answer' }, { type: 'ai_talk', option: { ai_id: aiId } }, { type: 'hangup' }]);
     phones.push(c.phone);
 
@@ -258,7 +258,7 @@ describe('AI actions in call flows (scripted agent, local phones)', () => {
       { tool: 'stop_media', id: 'call_stop_media', args: { run_llm: true } },
       { tool: 'stop_service', id: 'call_stop' },
     ], { inputSampleRateHz: 16_000 });
-    s.engine.agentFactory = agent;
+    fs.useAgent(agent);
     const c = await dialFlow(s, [
       { type: 'answer' },
       { type: 'variable_set', option: { key: 'order_id', value: '12345' } },
@@ -298,7 +298,7 @@ describe('AI actions in call flows (scripted agent, local phones)', () => {
 
   it('the agent ends its own session: the AI call ends with its reason and the flow goes on', async () => {
     const agent = scriptedAgent([{ transcript: 'Goodbye.' }, { end: 'conversation over' }]);
-    s.engine.agentFactory = agent;
+    fs.useAgent(agent);
     const c = await dialFlow(s, [{ type: 'answer' }, { type: 'ai', option: { ai_id: aiId } }, { type: 'talk', option: { text: 'after' } }, { type: 'hangup' }]);
     phones.push(c.phone);
     await c.phone.waitFor('hangup', (m) => m.call_id === c.callId);
@@ -315,7 +315,7 @@ describe('AI actions in call flows (scripted agent, local phones)', () => {
 
   it('the caller hangs up during the AI action: the AI call ends (hangup), nothing after it runs', async () => {
     const agent = scriptedAgent([]);
-    s.engine.agentFactory = agent;
+    fs.useAgent(agent);
     const c = await dialFlow(s, [{ type: 'answer' }, { type: 'ai_talk', option: { ai_id: aiId } }, { type: 'talk', option: { text: 'never' } }]);
     phones.push(c.phone);
     await waitAicall(s, c.callId, (a) => a.status === 'progressing', 'progressing');
@@ -329,7 +329,7 @@ describe('AI actions in call flows (scripted agent, local phones)', () => {
   });
 
   it('ai_talk with no agent configured: the AI call ends with the reason, a notification is stored, the flow goes on', async () => {
-    s.engine.agentFactory = undefined;
+    fs.useAgent(undefined);
     const c = await dialFlow(s, [
       { type: 'answer' },
       { type: 'ai_talk', option: { ai_id: aiId } },

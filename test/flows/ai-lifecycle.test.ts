@@ -42,7 +42,7 @@ describe('AI action lifecycle', () => {
 
   it('a hangup while the agent is starting stops the agent and terminates the AI call', async () => {
     const { factory, record } = slowAgent(1500);
-    fs.s.engine.agentFactory = factory;
+    fs.useAgent(factory);
     const call = await dialFlow(fs.s, [{ type: 'answer' }, { type: 'ai_talk', option: { initial_prompt: 'hi' } }, { type: 'hangup' }]);
     await until(() => record.started > 0, 'the agent to start');
     call.phone.client.send({ type: 'hangup' });
@@ -55,7 +55,7 @@ describe('AI action lifecycle', () => {
 
   it('POST /aicalls/{id}/terminate stops a running agent and the flow goes on', async () => {
     const { factory, record } = slowAgent(0);
-    fs.s.engine.agentFactory = factory;
+    fs.useAgent(factory);
     const call = await dialFlow(fs.s, [{ type: 'answer' }, { type: 'ai_talk', option: { initial_prompt: 'hi' } }, { type: 'hangup' }]);
     const aicall = await waitAicall(fs.s, call.callId, (a) => a.status === 'progressing', 'the AI call to run');
     const terminated = await ok(fs.s, 'POST', `/aicalls/${aicall.id}/terminate`);
@@ -70,7 +70,7 @@ describe('AI action lifecycle', () => {
   it('ai_talk with assistance_type "ai" + assistance_id runs that AI with its stored key', async () => {
     const aiId = await createAi(fs.s, { engine_key: 'sk-lifecycle-key-0123456789' });
     const { factory, record } = slowAgent(0);
-    fs.s.engine.agentFactory = factory;
+    fs.useAgent(factory);
     const call = await dialFlow(fs.s, [{ type: 'answer' }, { type: 'ai_talk', option: { assistance_type: 'ai', assistance_id: aiId, duration: 1 } }]);
     await until(() => record.configs.length === 1, 'the agent to be created');
     expect(record.configs[0]).toEqual({ ai_id: aiId, engine_key: 'sk-lifecycle-key-0123456789' });

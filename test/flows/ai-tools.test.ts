@@ -100,7 +100,7 @@ describe('AI tools through the REST API (scripted agent, local phones)', () => {
       { tool: 'set_variables', args: { variables: { status: 'done' } } },
       { tool: 'stop_service' },
     ]);
-    s.engine.agentFactory = agent;
+    fs.useAgent(agent);
     const c = await runAiFlow(s, aiId, 'status ${status}', phones);
 
     expect(agent.sessions[0]!.error).toBeUndefined();
@@ -171,7 +171,7 @@ describe('AI tools through the REST API (scripted agent, local phones)', () => {
       { tool: 'get_aicall_messages', id: 'own', args: ({ options }) => ({ aicall_id: options.aicall.id, run_llm: true }) },
       { tool: 'stop_service' },
     ]);
-    s.engine.agentFactory = agent;
+    fs.useAgent(agent);
     const c = await runAiFlow(s, aiId, 'bye', phones);
 
     const [foreign, own] = agent.results;
@@ -205,7 +205,7 @@ describe('AI tools through the REST API (scripted agent, local phones)', () => {
       { tool: 'set_variables', id: 'after', args: { variables: { after_errors: 'yes' } } },
       { tool: 'stop_service', id: 'stop' },
     ]);
-    s.engine.agentFactory = agent;
+    fs.useAgent(agent);
     const c = await runAiFlow(s, limitedAi, 'went on: ${after_errors}', phones);
 
     expect(agent.sessions[0]!.options.tools.map((t) => t.name)).toEqual(['connect_call', 'send_message', 'stop_service', 'set_variables']);

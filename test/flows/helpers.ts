@@ -9,6 +9,8 @@ import { LocalPhoneClient } from '../../src/softphone/local-phone-client.js';
 import type { PhoneServerMessage } from '../../src/local/ws/phone-protocol.js';
 import { startTestServer, tempDir } from '../helpers/server.js';
 import type { TestServer } from '../helpers/server.js';
+import { AgentRegistry } from '../../streams/agents/registry.js';
+import type { AgentFactory } from '../../streams/agents/agent.js';
 
 export const RATE = 8000;
 export const FRAME = 160;
@@ -19,16 +21,33 @@ export const WAIT_MS = 20_000;
 
 export interface FlowServer {
   s: TestServer;
+  /** The agent registry the server's engine was constructed with. */
+  agents: AgentRegistry;
+  /**
+   * The agent the next AI actions of this server run (undefined: no agent matches, so they end
+   * with NO_AGENT_REASON). The tests of one file share a server, so the registry's catch-all
+   * entry hands each AI configuration to the agent the current test chose.
+   */
+  useAgent(factory: AgentFactory | undefined): void;
   close(): Promise<void>;
 }
 
 export async function startFlowServer(env: Record<string, string> = {}): Promise<FlowServer> {
   const t = tempDir('voipbin-ai-flows-');
-  const s = await startTestServer(join(t.dir, 'db.sqlite'), env);
+  let current: AgentFactory | undefined;
+  const agents = new AgentRegistry().register(
+    () => current !== undefined,
+    (options, host) => current!(options, host),
+  );
+  const s = await startTestServer(join(t.dir, 'db.sqlite'), env, { engine: { agents } });
   return {
     s,
+    agents,
+    useAgent(factory) {
+      current = factory;
+    },
     async close() {
-      s.engine.agentFactory = undefined;
+      current = undefined;
       await s.close();
       t.cleanup();
     },

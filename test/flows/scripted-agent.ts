@@ -4,7 +4,8 @@
  * flow test can drive the AI tools end to end. Every session and every tool result it got is
  * recorded on the factory.
  *
- *   server.engine.agentFactory = scriptedAgent([{ tool: 'set_variables', args: {...} }, { tool: 'stop_service' }]);
+ *   fs.useAgent(scriptedAgent([{ tool: 'set_variables', args: {...} }, { tool: 'stop_service' }]));   // test/flows/helpers.ts
+ *   new AgentRegistry().register(() => true, scriptedAgent([...]));                          // any registry
  */
 import type {
   AgentFactory,
@@ -44,6 +45,8 @@ export interface ScriptedSession {
   readonly results: AgentToolResult[];
   /** Frames of caller audio the agent received. */
   framesIn: number;
+  /** Copies of those frames, at the session's input rate (only with `recordAudioIn`). */
+  readonly audioIn: Int16Array[];
   /** Indexes of the steps that ran (a step counts once it started). */
   readonly stepsRun: number[];
   /** Set when the host stopped the session (`stop(reason)`). */
@@ -59,6 +62,8 @@ export interface ScriptedAgentOptions {
   inputSampleRateHz?: number;
   /** Rate of the `say` samples (default 8000). */
   outputSampleRateHz?: number;
+  /** Keep a copy of every caller frame in `audioIn` (default false: only counted). */
+  recordAudioIn?: boolean;
 }
 
 export type ScriptedAgentFactory = AgentFactory & {
@@ -86,6 +91,7 @@ export function scriptedAgent(
       options,
       results: [],
       framesIn: 0,
+      audioIn: [],
       stepsRun: [],
       stopReason: undefined,
       error: undefined,
@@ -131,8 +137,9 @@ export function scriptedAgent(
         // Like a model: the conversation runs on its own once the session is up.
         setImmediate(() => void runScript());
       },
-      audioIn() {
+      audioIn(samples) {
         record.framesIn++;
+        if (agentOptions.recordAudioIn) record.audioIn.push(samples.slice());
       },
       interrupt() {
         /* nothing is generated, so nothing to cancel */

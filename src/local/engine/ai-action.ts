@@ -1,20 +1,16 @@
 import type { Row } from '../../../db/store.js';
-import type { AgentConfig, AgentHost, AgentSession, AgentToolCall } from '../../../streams/agents/agent.js';
-import { createResampler } from '../../../streams/audio/resampler.js';
-import type { Resampler } from '../../../streams/audio/resampler.js';
-import { executeToolCall } from '../../../tools/executor.js';
-import type { FlowControl, ToolAddress } from '../../../tools/executor.js';
-import { selectToolDefinitions, resolveToolNames } from '../../../tools/selection.js';
+import type { AgentConfig } from '../../../streams/agents/agent.js';
+import type { FlowHooks } from '../../../streams/session/flow-hooks.js';
+import { SessionRunner } from '../../../streams/session/session-runner.js';
+import type { ToolAddress } from '../../../tools/executor.js';
 import { DEFAULT_TTS_VOICE_IDS, providerKeyFromEnv } from '../../catalog/ai.js';
 import { registerSecret } from '../../util/logger.js';
 import { NIL_UUID, idOrNil, newId } from '../../util/ids.js';
 import { nowTimestamp } from '../../util/time.js';
-import { storeAimessage, terminateAicall } from '../routes/aicalls.js';
+import { terminateAicall } from '../routes/aicalls.js';
 import { newAicallRow } from '../rows.js';
 import type { FlowAction, FlowRunner } from './flow-runner.js';
-
-/** Longest wait for the agent's last words to finish playing after the AI action ends. */
-const MAX_DRAIN_MS = 10_000;
+import { liveCallPort } from './live-call-port.js';
 
 /** Why an AI action ended, stored in the AI call's metadata. */
 export const NO_AGENT_REASON =
@@ -71,8 +67,11 @@ async function resolveConfig(r: FlowRunner, option: Record<string, unknown>): Pr
   };
 }
 
-/** The flow-side tool hooks of one AI action on the local flow engine. */
-function localFlowControl(r: FlowRunner, endAi: (reason: string) => void, agentSourceName: string): FlowControl {
+/**
+ * The flow-side hooks of one AI action on the local flow engine. `agentSourceName` is the source
+ * the agent plays into, which stop_media spares.
+ */
+function localFlowHooks(r: FlowRunner, agentSourceName: string): FlowHooks {
   const call = r.call;
   const tel = (a: unknown) => (a && (a as ToolAddress).type === 'tel' ? (a as ToolAddress).target : undefined);
   return {
@@ -82,19 +81,14 @@ function localFlowControl(r: FlowRunner, endAi: (reason: string) => void, agentS
     async getVariables() {
       return Object.fromEntries(r.variables);
     },
-    async stopService() {
-      endAi('stop_service');
-    },
     async stopFlow() {
       return async () => {
-        endAi('stop_flow');
         await r.stop('stop_flow');
       };
     },
     async connect(source, destinations) {
       return async () => {
         r.insertAfterCurrent([{ id: newId(), next_id: NIL_UUID, type: 'connect', option: { source, destinations } }]);
-        endAi('connect_call');
       };
     },
     async stopMedia() {
@@ -111,10 +105,12 @@ function localFlowControl(r: FlowRunner, endAi: (reason: string) => void, agentS
 }
 
 /**
- * `ai_talk` / `ai`: creates an AI call (initiating → progressing → terminated) with the AI's
- * configuration or the inline options, and hands the call's audio to an agent through the one
- * agent interface until the agent ends, a tool ends it, the call ends, or the action's duration
- * runs out. Without an agent the AI call ends at once with a clear reason and the flow goes on.
+ * `ai_talk` / `ai`: the local adapter of the session runner (streams/session/). It creates the AI
+ * call (initiating → progressing → terminated) with the AI's configuration or the inline options,
+ * picks the agent from the engine's registry, and runs the conversation over the live call's
+ * audio port and the flow hooks until the agent ends, a tool ends it, the call ends, the flow
+ * stops, the AI call is terminated through the API, or the action's duration runs out. Without an
+ * agent the AI call ends at once with a clear reason and the flow goes on.
  */
 export async function runAiAction(r: FlowRunner, a: FlowAction, signal: AbortSignal): Promise<void> {
   const call = r.call;
@@ -138,107 +134,55 @@ export async function runAiAction(r: FlowRunner, a: FlowAction, signal: AbortSig
   });
   await r.ctx.store.aicalls.insert(aicall);
   r.variables.set('voipbin.aicall.id', aicall.id);
-  if (config.init_prompt) await storeAimessage(r.ctx.store, aicall, { role: 'system', content: config.init_prompt });
+  // Messages go through the one REST client, like the session's transcripts and tool messages.
+  const client = r.engine.clientFor(call.row.customer_id);
+  if (config.init_prompt) await client.aimessages.create({ aicall_id: aicall.id, role: 'system', content: config.init_prompt });
 
-  const factory = r.engine.agentFactory;
-  if (!factory) {
+  const agent = r.engine.agents.resolve(config);
+  if (!agent) {
     r.ctx.logger.warn(`${a.type}: ${NO_AGENT_REASON}`, { aicall_id: aicall.id });
     aicall = await r.ctx.store.aicalls.update({ ...aicall, metadata: { termination_reason: NO_AGENT_REASON } });
-    await storeAimessage(r.ctx.store, aicall, { role: 'notification', content: NO_AGENT_REASON });
+    await client.aimessages.create({ aicall_id: aicall.id, role: 'notification', content: NO_AGENT_REASON });
     await terminateAicall(r.ctx, aicall);
     return;
   }
 
-  let endReason = '';
-  let resolveEnded: () => void = () => {};
-  const ended = new Promise<void>((res) => (resolveEnded = res));
-  const endAi = (reason: string) => {
-    if (!endReason) endReason = reason;
-    resolveEnded();
-  };
-  const agentSource = call.addSource(`agent:${aicall.id}`);
-  const allowed = resolveToolNames(config.tool_names);
-  const rt = {
-    client: r.engine.clientFor(call.row.customer_id),
-    aicall: { id: aicall.id, customer_id: aicall.customer_id, activeflow_id: r.activeflow.id },
-    flow: localFlowControl(r, endAi, agentSource.name),
-    allowed,
+  const port = liveCallPort(call, `agent:${aicall.id}`);
+  const runner = new SessionRunner({
+    aicall: { id: aicall.id, customer_id: aicall.customer_id, activeflow_id: r.activeflow.id, reference_id: call.id },
+    config,
+    agent,
+    port,
+    flow: localFlowHooks(r, port.source.name),
+    client,
+    variables: Object.fromEntries(r.variables),
     logger: r.ctx.logger,
-  };
-  let toAgent: Resampler | undefined;
-  let fromAgent: Resampler | undefined;
-  let session: AgentSession | undefined;
-  let untap: (() => void) | undefined;
-  const host: AgentHost = {
-    audioOut(samples) {
-      agentSource.push(fromAgent ? fromAgent.process(samples) : samples);
-    },
-    clearAudio() {
-      return agentSource.clear();
-    },
-    toolCall(tc: AgentToolCall) {
-      return executeToolCall(rt, tc);
-    },
-    transcript(role, text) {
-      void storeAimessage(r.ctx.store, aicall, { role, content: text }).catch(() => undefined);
-    },
-    end(reason) {
-      endAi(`agent: ${reason}`);
-    },
-  };
-  // Listen for the end before anything is awaited: a hangup or stop during the agent's start
-  // must still end the action (and stop the agent), never leave it waiting for ever.
-  const offEnd = call.onEnd(() => endAi('hangup'));
-  const onAbort = () => endAi(call.ended ? 'hangup' : 'flow stopped'); // a hangup stops the flow first
-  signal.addEventListener('abort', onAbort, { once: true });
-  if (call.ended) endAi('hangup');
-  else if (signal.aborted) onAbort();
-  const durationSec = Number(a.option.duration ?? 0);
-  const timer = durationSec > 0 ? setTimeout(() => endAi('duration'), durationSec * 1000) : undefined;
-  const offTerminate = r.engine.registerAicall(aicall.id, () => endAi('terminated'));
-  try {
-    session = await factory(
-      {
-        aicall: { id: aicall.id, customer_id: aicall.customer_id, activeflow_id: r.activeflow.id, reference_id: call.id },
-        config,
-        tools: selectToolDefinitions(config.tool_names).map((d) => ({ name: d.name, description: d.description, parameters: d.parameters })),
-        variables: Object.fromEntries(r.variables),
-      },
-      host,
-    );
-    if (!endReason) {
-      if (session.inputSampleRateHz !== 8000) toAgent = await createResampler({ inputRateHz: 8000, outputRateHz: session.inputSampleRateHz });
-      if (session.outputSampleRateHz !== 8000) fromAgent = await createResampler({ inputRateHz: session.outputSampleRateHz, outputRateHz: 8000 });
+    label: a.type,
+    async onStarted() {
       aicall = await r.ctx.store.aicalls.update({ ...aicall, status: 'progressing', tm_update: nowTimestamp() });
-      const s = session;
-      untap = call.tap((frame) => s.audioIn(toAgent ? toAgent.process(frame) : frame));
-      await Promise.race([session.start(), ended]);
-      await ended;
-    }
-  } catch (err) {
-    r.ctx.logger.error(`${a.type}: the agent failed`, { aicall_id: aicall.id, error: String(err) });
-    endReason ||= 'agent error';
+    },
+  });
+  // The flow engine decides when the conversation ends from outside; registered before anything
+  // is awaited, so a stop during the agent's start still ends it. (The runner itself listens for
+  // the hangup on the port.)
+  const onAbort = () => runner.stop(call.ended ? 'hangup' : 'flow stopped'); // a hangup stops the flow first
+  signal.addEventListener('abort', onAbort, { once: true });
+  if (signal.aborted && !call.ended) onAbort();
+  const durationSec = Number(a.option.duration ?? 0);
+  const timer = durationSec > 0 ? setTimeout(() => runner.stop('duration'), durationSec * 1000) : undefined;
+  const offTerminate = r.engine.registerAicall(aicall.id, () => runner.stop('terminated'));
+  let endReason = 'ended';
+  try {
+    endReason = (await runner.run()).reason;
   } finally {
     if (timer) clearTimeout(timer);
-    offEnd();
     offTerminate();
     signal.removeEventListener('abort', onAbort);
-    untap?.();
-    await session?.stop(endReason || 'ended').catch(() => undefined);
-    // Let what the agent already said finish playing, unless the call or flow is over.
-    if (!call.ended && endReason !== 'stop_flow') {
-      agentSource.end();
-      let drainTimer: ReturnType<typeof setTimeout> | undefined;
-      await Promise.race([agentSource.finished(), new Promise((res) => (drainTimer = setTimeout(res, MAX_DRAIN_MS)))]);
-      clearTimeout(drainTimer);
-    }
-    call.removeSource(agentSource);
-    toAgent?.destroy();
-    fromAgent?.destroy();
+    port.close();
     try {
       const latest = (await r.ctx.store.aicalls.getById(aicall.id)) ?? aicall;
       const done = await terminateAicall(r.ctx, latest);
-      await r.ctx.store.aicalls.update({ ...done, metadata: { ...(done.metadata as object), termination_reason: endReason || 'ended' } });
+      await r.ctx.store.aicalls.update({ ...done, metadata: { ...(done.metadata as object), termination_reason: endReason } });
     } catch (err) {
       r.ctx.logger.error('storing the end of an AI call failed', { aicall_id: aicall.id, error: String(err) });
     }

@@ -11,7 +11,7 @@ import { FlowRunner } from './flow-runner.js';
 import type { FastifyInstance } from 'fastify';
 import { VoipbinClient } from '../../client/client.js';
 import { IN_PROCESS_BASE_URL, createInProcessFetch } from '../in-process-fetch.js';
-import type { AgentFactory } from '../../../streams/agents/agent.js';
+import { AgentRegistry } from '../../../streams/agents/registry.js';
 import type { TtsProvider } from '../../providers/tts/types.js';
 import type { SttProvider } from '../../providers/stt/types.js';
 import type { LlmProvider } from '../../providers/llm/types.js';
@@ -45,6 +45,11 @@ export interface EngineOptions {
   stt?: SttProvider;
   /** The LLM that writes AI summaries; without one they stay `progressing`. */
   summaryLlm?: LlmProvider;
+  /**
+   * The agents of `ai_talk` / `ai` actions, chosen by the AI configuration. Without a matching
+   * agent such an action ends its AI call with a clear reason and the flow goes on.
+   */
+  agents?: AgentRegistry;
 }
 
 /**
@@ -75,11 +80,8 @@ export class LocalCallEngine implements CallEngine {
   private readonly ringTimeoutMs: number;
   private api: FastifyInstance | undefined;
   private readonly clients = new Map<string, VoipbinClient>();
-  /**
-   * Creates the agent of an `ai_talk` / `ai` action. Unset until an agent is configured: such an
-   * action then ends its AI call with a clear reason and the flow goes on.
-   */
-  agentFactory: AgentFactory | undefined;
+  /** The agents of `ai_talk` / `ai` actions (see EngineOptions.agents); fixed at construction. */
+  readonly agents: AgentRegistry;
   /** The voice of `talk` actions (see EngineOptions.tts). */
   tts: TtsProvider | undefined;
   /** See EngineOptions.stt. */
@@ -98,7 +100,7 @@ export class LocalCallEngine implements CallEngine {
     this.tts = opts.tts;
     this.stt = opts.stt;
     this.summaryLlm = opts.summaryLlm;
-    ctx.engine = this;
+    this.agents = opts.agents ?? new AgentRegistry();
   }
 
   /** Ends a running AI action when asked through the API (`POST /aicalls/{id}/terminate`). */
