@@ -25,6 +25,11 @@ import type { DatabaseClaim, OwnerRole } from './local/discovery.js';
 import { closeWith } from './local/ws/upgrade.js';
 import type { WebSocketServer } from 'ws';
 import { KeySessions } from './local/key-sessions.js';
+import { AgentRegistry } from '../streams/agents/registry.js';
+import { externalAgent, isExternalAgentConfig } from '../streams/agents/external/index.js';
+import { GatewayMetrics, withSessionMetrics } from './metrics/gateway-metrics.js';
+import { registerMetricsRoute } from './metrics/http.js';
+import { isOpenAIRealtimeConfig, openAIRealtimeAgent } from '../streams/agents/openai-realtime/agent.js';
 
 /** A running `voipbin-ai serve`. */
 export interface RunningServer {
@@ -33,6 +38,8 @@ export interface RunningServer {
   ctx: LocalContext;
   /** The local call engine (phones, media, flows). */
   engine: LocalCallEngine;
+  /** The gateway's metrics (Prometheus, served at `/metrics`). */
+  metrics: GatewayMetrics;
   /** `http://host:port` the server listens on. */
   url: string;
   /** The local customer's id (local mode). */
@@ -69,6 +76,8 @@ export interface LocalPlatform {
   store: Store;
   ctx: LocalContext;
   engine: LocalCallEngine;
+  /** The gateway's metrics (served at `/metrics`; each AI call stores its conversation's summary). */
+  metrics: GatewayMetrics;
   localCustomerId: string;
   /** The local access key, only when it was created by this start (print it once). */
   newLocalKey?: string;
@@ -94,6 +103,8 @@ export async function openLocalPlatform(config: Config, opts: Pick<StartOptions,
       internalToken: randomBytes(32).toString('hex'),
       keySessions: new KeySessions({ logger }),
     };
+    // Per-turn and per-call metrics, one registry per server (src/metrics/).
+    const metrics = new GatewayMetrics();
     const local = await ensureLocalCustomer(store, {
       pinnedKey: config.localAccessKey,
       initialBalanceCredit: config.initialBalanceCredit,
@@ -105,16 +116,31 @@ export async function openLocalPlatform(config: Config, opts: Pick<StartOptions,
       tts: opts.engine?.tts ?? ttsProviderFromEnv(process.env),
       stt: opts.engine?.stt ?? sttProviderFromEnv(process.env),
       summaryLlm: opts.engine?.summaryLlm ?? summaryLlmFromEnv(process.env),
+      // The agents of ai_talk / ai, chosen by the AI configuration (the first match wins).
+      agents:
+        opts.engine?.agents ??
+        new AgentRegistry()
+          // OpenAI Realtime models: the AI's engine_key (OPENAI_API_KEY only when it has none), OPENAI_BASE_URL.
+          .register(
+            isOpenAIRealtimeConfig,
+            openAIRealtimeAgent({ baseUrl: process.env.OPENAI_BASE_URL?.trim() || undefined, fallbackApiKey: process.env.OPENAI_API_KEY, logger }),
+          )
+          .register(isExternalAgentConfig, externalAgent({ logger })),
+      // Every AI conversation feeds the metrics (and the caller's own observer, if any).
+      sessionObserver: withSessionMetrics(metrics, opts.engine?.sessionObserver),
+      conversationSummary: (aicallId) => metrics.finish(aicallId),
     });
     // The composition root wires the API's seam to the engine (the engine holds no back-reference).
     ctx.engine = engine;
     const app = createLocalApi(ctx);
+    registerMetricsRoute(app, ctx, config, metrics, { localCustomerId: local.customerId });
     engine.attachApi(app);
     return {
       app,
       store,
       ctx,
       engine,
+      metrics,
       localCustomerId: local.customerId,
       newLocalKey: local.newToken,
       async close() {
@@ -180,6 +206,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
       store: platform.store,
       ctx,
       engine,
+      metrics: platform.metrics,
       url,
       localCustomerId: platform.localCustomerId,
       newLocalKey: platform.newLocalKey,

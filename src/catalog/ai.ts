@@ -7,6 +7,9 @@
 export const ENGINE_PROVIDERS = [
   'openai', 'anthropic', 'aws', 'azure', 'cerebras', 'deepseek', 'fireworks', 'gemini', 'grok', 'groq',
   'mistral', 'nvidia', 'ollama', 'openrouter', 'perplexity', 'qwen', 'sambanova', 'together', 'dialogflow',
+  // Not an LLM: `external.<name>` runs the AI on the agent at `parameter.agent_url`, over the
+  // external-agent WebSocket protocol (docs/external-agent-protocol.md).
+  'external',
 ] as const;
 export type EngineProvider = (typeof ENGINE_PROVIDERS)[number];
 
@@ -51,6 +54,8 @@ export const PROVIDER_KEY_ENV: Readonly<Record<string, string>> = {
   sambanova: 'SAMBANOVA_API_KEY',
   together: 'TOGETHER_API_KEY',
   dialogflow: 'DIALOGFLOW_API_KEY',
+  // The bearer token the gateway sends to an external agent (its engine_key).
+  external: 'EXTERNAL_AGENT_KEY',
 };
 
 /** VAD ranges from the OpenAPI's `AIManagerVADConfig`. */
@@ -78,6 +83,35 @@ export function parseEngineModel(value: unknown): { provider: EngineProvider; mo
     };
   }
   return { provider: provider as EngineProvider, model };
+}
+
+/**
+ * Why `parameter.agent_url` of an external agent cannot be used (a message for the field), or
+ * undefined when it is a ws:// or wss:// URL.
+ */
+export function agentUrlProblem(value: unknown): string | undefined {
+  if (value === undefined || value === null || value === '') {
+    return 'required for external.* engine models; send the agent\'s WebSocket URL, e.g. "ws://127.0.0.1:9000"';
+  }
+  if (typeof value !== 'string') return 'must be a ws:// or wss:// URL string';
+  let u: URL;
+  try {
+    u = new URL(value);
+  } catch {
+    return `${JSON.stringify(value.slice(0, 100))} is not a URL; send ws://host:port/path or wss://...`;
+  }
+  if (u.protocol !== 'ws:' && u.protocol !== 'wss:') return `must be a ws:// or wss:// URL (got ${u.protocol.replace(/:$/, '')}://)`;
+  return undefined;
+}
+
+/**
+ * What an engine model needs from `parameter`, checked when the AI is saved: `external.*` needs
+ * `parameter.agent_url`. Returns `field: problem`, or undefined when all is well.
+ */
+export function engineParameterProblem(engineModel: string, parameter: Record<string, unknown> | undefined): string | undefined {
+  if (!engineModel.startsWith('external.')) return undefined;
+  const p = agentUrlProblem(parameter?.agent_url);
+  return p ? `parameter.agent_url: ${p}` : undefined;
 }
 
 /**

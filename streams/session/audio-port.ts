@@ -1,8 +1,15 @@
+import type { ClearReport } from '../agents/agent.js';
+
 /**
  * The call side of one AI conversation, as the session runner sees it: 8 kHz 16-bit PCM both ways.
  * The local flow engine implements it on its live call; the gateway implements it on a VoIPBIN
- * media_stream client or a carrier stream. Everything about the agent (its rates, resampling,
- * tools, transcripts) stays in the session runner.
+ * media_stream client or a carrier stream. Everything about the agent (its formats, resampling,
+ * G.711, tools, transcripts) stays in the session runner.
+ *
+ * Outbound audio carries the id of the agent's response it belongs to, so the port (through a
+ * {@link Playout}, streams/session/playout.ts) knows what of each response the caller actually
+ * heard. Response ids are unique per response: after a clear, later audio of a cleared response
+ * is dropped (late audio after a barge-in).
  */
 export interface AudioPort {
   /**
@@ -11,12 +18,17 @@ export interface AudioPort {
    */
   onAudio(listener: (frame8k: Int16Array) => void): () => void;
   /**
-   * Queues audio for the caller, 8 kHz, any chunk size; the port frames and paces it. The array
-   * may be a view the caller reuses: consume or copy it before returning.
+   * Queues audio of response `responseId` for the caller, 8 kHz, any chunk size; the port frames
+   * and paces it. The array may be a view the caller reuses: consume or copy it before returning.
    */
-  play(samples8k: Int16Array): void;
-  /** Drops the queued audio not yet played (barge-in); returns the milliseconds dropped. */
-  clear(): number;
+  play(samples8k: Int16Array, responseId: string): void;
+  /**
+   * Drops the queued audio not yet played (barge-in) at once, and reports per response what the
+   * caller heard and what was dropped (the v2 {@link ClearReport}).
+   */
+  clear(): ClearReport;
+  /** Milliseconds of `responseId` played to the caller so far (0 when unknown). */
+  playedMs(responseId: string): number;
   /**
    * Marks the end of the audio to play and resolves once everything queued was played (or
    * cleared). The runner bounds the wait.

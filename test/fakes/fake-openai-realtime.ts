@@ -99,6 +99,8 @@ export interface ScriptedResponse {
    * `response.done` (as in-flight deltas do on the real API). Default 0.
    */
   lateDeltasAfterCancel?: number;
+  /** After a `response.cancel`, how long the response stays active (being cancelled) before its `response.done`, ms. Default 0. */
+  cancelDelayMs?: number;
   /** `response.done` status when not cancelled (default `completed`). */
   status?: 'completed' | 'failed' | 'incomplete';
 }
@@ -584,6 +586,10 @@ export class FakeRealtimeConnection {
       }
       if (!this.open()) return;
       if (cancelled) {
+        if (s.cancelDelayMs) {
+          await new Promise((resolve) => setTimeout(resolve, s.cancelDelayMs));
+          if (!this.open()) return;
+        }
         // Late deltas beyond the script's chunks are synthesised (in-flight audio after a cancel).
         for (; late > 0; late--) {
           const chunk = Buffer.alloc(chunkBytes, 0x7e);

@@ -6,6 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { request } from 'node:http';
 import type { AgentFactory, AgentSession } from '../../streams/agents/agent.js';
+import { pcm16 } from '../../streams/agents/agent.js';
 import { AudioSource } from '../../src/local/engine/audio-source.js';
 import { createAi, dialFlow, ok, startFlowServer, until, waitAicall, waitCall } from './helpers.js';
 import type { FlowServer } from './helpers.js';
@@ -16,8 +17,8 @@ function slowAgent(startDelayMs: number) {
   const factory: AgentFactory = (options) => {
     record.configs.push({ ai_id: options.config.ai_id, engine_key: options.config.engine_key });
     const session: AgentSession = {
-      inputSampleRateHz: 8000,
-      outputSampleRateHz: 8000,
+      input: pcm16(8000),
+      output: pcm16(8000),
       async start() {
         record.started++;
         await new Promise((r) => setTimeout(r, startDelayMs));

@@ -14,7 +14,7 @@ import { newId } from '../../src/util/ids.js';
 /** A provider key that must never show up in a tool result or a log line. */
 export const CANARY = 'sk-canary-MCP-9f8e7d6c5b4a';
 
-/** The 19 tools of issue 3 and the 10 of issue 9 (numbers, flows, activeflows). */
+/** The 19 tools of issue 3 and the 11 of issue 9 (numbers, flows, activeflows). */
 export const EXPECTED_TOOLS = [
   'create_ai', 'list_ais', 'get_ai', 'update_ai', 'delete_ai',
   'create_call', 'list_calls', 'get_call', 'hangup_call',

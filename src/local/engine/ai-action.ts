@@ -14,7 +14,7 @@ import { liveCallPort } from './live-call-port.js';
 
 /** Why an AI action ended, stored in the AI call's metadata. */
 export const NO_AGENT_REASON =
-  'no AI agent is configured on this local VoIPBIN yet (the built-in pipeline and external agents come in later releases); the AI call ended and the flow went on';
+  'no agent serves this engine_model on this VoIPBIN gateway yet: OpenAI Realtime models (openai.gpt-realtime...) and external.<name> agents run, the built-in pipeline for other models comes in a later release; the AI call ended and the flow went on';
 
 /** The `voipbin.tts.<type>.voice_id` flow variable (VoIPBIN documents it for elevenlabs), if set. */
 function voiceOverride(r: FlowRunner, ttsType: string): string {
@@ -158,6 +158,7 @@ export async function runAiAction(r: FlowRunner, a: FlowAction, signal: AbortSig
     variables: Object.fromEntries(r.variables),
     logger: r.ctx.logger,
     label: a.type,
+    observer: r.engine.sessionObserver?.({ aicallId: aicall.id, callId: call.id }),
     async onStarted() {
       aicall = await r.ctx.store.aicalls.update({ ...aicall, status: 'progressing', tm_update: nowTimestamp() });
     },
@@ -179,10 +180,13 @@ export async function runAiAction(r: FlowRunner, a: FlowAction, signal: AbortSig
     offTerminate();
     signal.removeEventListener('abort', onAbort);
     port.close();
+    // The conversation's numbers (turn latency, barge-ins, tool calls, drops) stay with the AI call.
+    const metrics = r.engine.conversationSummary?.(aicall.id);
     try {
       const latest = (await r.ctx.store.aicalls.getById(aicall.id)) ?? aicall;
       const done = await terminateAicall(r.ctx, latest);
-      await r.ctx.store.aicalls.update({ ...done, metadata: { ...(done.metadata as object), termination_reason: endReason } });
+      const metadata = { ...(done.metadata as object), termination_reason: endReason, ...(metrics ? { metrics } : {}) };
+      await r.ctx.store.aicalls.update({ ...done, metadata });
     } catch (err) {
       r.ctx.logger.error('storing the end of an AI call failed', { aicall_id: aicall.id, error: String(err) });
     }

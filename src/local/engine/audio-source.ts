@@ -12,11 +12,26 @@ export const JITTER_FRAMES = 2;
 export const MAX_SOURCE_BUFFER_SAMPLES = 8000 * 120;
 
 /**
+ * Anything a call mixes into what its party hears, one 20 ms frame per clock tick: an
+ * {@link AudioSource}, or an agent's playout (src/local/engine/playout-source.ts).
+ */
+export interface MixSource {
+  /** Names the source (stop_media spares the agent's by its name). */
+  readonly name: string;
+  /** Adds this tick's frame into `mix` (Int32 accumulator); true when it contributed audio. */
+  mixInto(mix: Int32Array): boolean;
+  /** Drops everything not yet played; returns the dropped duration in ms. */
+  clear(): number;
+  /** Stops the source for good (`stop_media`): drops what is queued and refuses more. */
+  stop(): void;
+}
+
+/**
  * Audio played into a call (talk, a media-stream client's injection, a bridged peer, an agent).
  * Producers push 8 kHz samples of any chunk size; the call's mixer pulls one 20 ms frame per
  * tick, so the audio is heard in real time and `clear()` drops whatever was not played yet.
  */
-export class AudioSource {
+export class AudioSource implements MixSource {
   readonly name: string;
   private readonly framer = new Framer<Int16Array>({ sampleRateHz: 8000, frameMs: 20 });
   private ended = false;

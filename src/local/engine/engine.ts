@@ -13,6 +13,7 @@ import { VoipbinClient } from '../../client/client.js';
 import { IN_PROCESS_BASE_URL, createInProcessFetch } from '../in-process-fetch.js';
 import { AgentRegistry } from '../../../streams/agents/registry.js';
 import type { TtsProvider } from '../../providers/tts/types.js';
+import type { SessionObserver } from '../../../streams/session/events.js';
 import type { SttProvider } from '../../providers/stt/types.js';
 import type { LlmProvider } from '../../providers/llm/types.js';
 import { CallTranscription, NO_STT_REASON } from './transcribe.js';
@@ -50,7 +51,17 @@ export interface EngineOptions {
    * agent such an action ends its AI call with a clear reason and the flow goes on.
    */
   agents?: AgentRegistry;
+  /** See {@link LocalCallEngine.sessionObserver}. */
+  sessionObserver?: SessionObserverFactory;
+  /** See {@link LocalCallEngine.conversationSummary}. */
+  conversationSummary?: (aicallId: string) => object | undefined;
 }
+
+/**
+ * Chooses the observer of one AI conversation (metrics, a monitor, a test), given its AI call
+ * and the call it runs on; undefined: nobody observes it.
+ */
+export type SessionObserverFactory = (session: { aicallId: string; callId: string }) => SessionObserver | undefined;
 
 /**
  * `tel:<customer>:+1555...` or `extension:<customer>:<name>`: the key phones register and calls
@@ -88,6 +99,13 @@ export class LocalCallEngine implements CallEngine {
   stt: SttProvider | undefined;
   /** See EngineOptions.summaryLlm. */
   summaryLlm: LlmProvider | undefined;
+  /** The observer of each AI conversation's records (streams/session/events.ts), if any. */
+  sessionObserver: SessionObserverFactory | undefined;
+  /**
+   * Ends the metrics of an AI conversation and returns the summary stored as the AI call's
+   * `metadata.metrics` (src/metrics/ computes it from the observer's records), if any.
+   */
+  readonly conversationSummary: ((aicallId: string) => object | undefined) | undefined;
   /** Running transcriptions, by transcribe id. */
   private readonly transcriptions = new Map<string, CallTranscription>();
   private readonly tickAll = () => {
@@ -100,6 +118,8 @@ export class LocalCallEngine implements CallEngine {
     this.tts = opts.tts;
     this.stt = opts.stt;
     this.summaryLlm = opts.summaryLlm;
+    this.sessionObserver = opts.sessionObserver;
+    this.conversationSummary = opts.conversationSummary;
     this.agents = opts.agents ?? new AgentRegistry();
   }
 

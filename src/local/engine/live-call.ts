@@ -1,6 +1,7 @@
 import type { Row } from '../../../db/store.js';
 import { Framer } from '../../../streams/audio/framer.js';
 import { AudioSource } from './audio-source.js';
+import type { MixSource } from './audio-source.js';
 import { FRAME_SAMPLES } from './media-clock.js';
 
 /** The far end of a call leg: a local phone, a carrier stream. Frames are 8 kHz, 160 samples. */
@@ -70,7 +71,7 @@ export class LiveCall {
   /** Called once when the far side answers an outgoing call. */
   onAnswered: (() => void) | undefined;
 
-  private readonly sources = new Set<AudioSource>();
+  private readonly sources = new Set<MixSource>();
   private readonly taps = new Set<FrameListener>();
   /** Listeners of what the party hears (the mix), e.g. an `out` transcription. */
   private readonly outTaps = new Set<FrameListener>();
@@ -127,19 +128,25 @@ export class LiveCall {
     return s;
   }
 
-  removeSource(source: AudioSource): void {
+  /** Adds a source of another kind (e.g. an agent's playout); remove it with {@link removeSource}. */
+  addMixSource<S extends MixSource>(source: S): S {
+    this.sources.add(source);
+    return source;
+  }
+
+  removeSource(source: MixSource): void {
     source.clear();
     this.sources.delete(source);
   }
 
   /** Stops the matching sources for good (`stop_media`): what they would still play is dropped. */
-  stopSources(filter: (s: AudioSource) => boolean): void {
+  stopSources(filter: (s: MixSource) => boolean): void {
     for (const s of this.sources) if (filter(s)) s.stop();
     this.party?.clearAudio?.();
   }
 
   /** Clears what the sources have queued (barge-in); returns the ms dropped. */
-  clearSources(filter: (s: AudioSource) => boolean = () => true): number {
+  clearSources(filter: (s: MixSource) => boolean = () => true): number {
     let ms = 0;
     for (const s of this.sources) if (filter(s)) ms += s.clear();
     this.party?.clearAudio?.();

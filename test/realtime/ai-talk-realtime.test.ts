@@ -1,0 +1,218 @@
+/**
+ * Whole calls with the OpenAI Realtime agent: a local phone dials a number whose flow is
+ * answer → ai_talk (an AI with engine_model openai.gpt-realtime and a canary engine_key) → talk →
+ * hangup, against the TLS loopback fake of the GA Realtime API. The phone hears the greeting
+ * (the fake's pcmu decoded), the caller's turn is stored, set_variables reaches the talk after
+ * the AI, stop_service lets the flow go on, a barge-in cuts what was stored, and the key is
+ * never in a log line or an API answer.
+ */
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { capturedLogs, startTestServer, tempDir } from '../helpers/server.js';
+import type { TestServer } from '../helpers/server.js';
+import { createLogger } from '../../src/util/logger.js';
+import { encodeMulaw } from '../../streams/audio/g711.js';
+import { AgentRegistry } from '../../streams/agents/registry.js';
+import { isOpenAIRealtimeConfig, openAIRealtimeAgent } from '../../streams/agents/openai-realtime/agent.js';
+import { FakeOpenAIRealtime } from '../fakes/fake-openai-realtime.js';
+import type { FakeRealtimeConnection } from '../fakes/fake-openai-realtime.js';
+import { startFakeOpenAi } from '../providers/fake-tts-servers.js';
+import type { FakeTtsServer } from '../providers/fake-tts-servers.js';
+import { providerFor } from '../providers/helpers.js';
+import {
+  Phone,
+  aimessagesOf,
+  audible,
+  createAi,
+  dialFlow,
+  executed,
+  goertzel,
+  ok,
+  tone,
+  until,
+  waitActiveflow,
+  waitAicall,
+  waitCall,
+} from '../flows/helpers.js';
+
+const KEY = `sk-canary-wholecall-${process.pid}-${Math.random().toString(36).slice(2)}`;
+
+/** `ms` of a `freqHz` tone as pcmu chunks of 20 ms (what the fake streams as output_audio deltas). */
+function pcmuTone(ms: number, freqHz: number): Buffer[] {
+  const pcm = tone(ms * 8, freqHz, 8000);
+  const mu = new Uint8Array(pcm.length);
+  encodeMulaw(pcm, mu);
+  const out: Buffer[] = [];
+  for (let i = 0; i < mu.length; i += 160) out.push(Buffer.from(mu.subarray(i, i + 160)));
+  return out;
+}
+
+function refusals(conn: FakeRealtimeConnection): number {
+  return conn.serverEvents.filter((e) => e.type === 'error' && e.error.code === 'conversation_already_has_active_response').length;
+}
+
+describe('ai_talk with the OpenAI Realtime agent (whole calls, local phones, TLS fake)', () => {
+  let fake: FakeOpenAIRealtime;
+  let s: TestServer;
+  let tts: FakeTtsServer;
+  let cleanup: () => void = () => {};
+  const phones: Phone[] = [];
+
+  beforeAll(async () => {
+    fake = await FakeOpenAIRealtime.start({ apiKey: KEY });
+    const t = tempDir('voipbin-ai-realtime-');
+    cleanup = t.cleanup;
+    // The test's own registry: the same factory the composition root registers, plus the fake's CA.
+    const agents = new AgentRegistry().register(isOpenAIRealtimeConfig, openAIRealtimeAgent({ baseUrl: fake.baseUrl, ca: fake.tls.cert, logger: createLogger('debug') }));
+    s = await startTestServer(join(t.dir, 'db.sqlite'), {}, { engine: { agents } });
+    tts = await startFakeOpenAi();
+    s.engine.tts = providerFor(tts);
+  });
+  afterAll(async () => {
+    for (const p of phones) p.close();
+    await s?.close();
+    await tts?.close();
+    await fake?.close();
+    cleanup();
+    expect(capturedLogs.join('\n')).not.toContain(KEY);
+  });
+
+  it('greets, stores the caller turn, set_variables reaches the talk, stop_service lets the flow go on', async () => {
+    const aiId = await createAi(s, {
+      engine_model: 'openai.gpt-realtime',
+      engine_key: KEY,
+      init_prompt: 'You are the plumber line for ${voipbin.call.source.target}.',
+      tts_type: 'openai',
+      tts_voice_id: 'marin',
+      tool_names: ['set_variables', 'stop_service'],
+    });
+    const n = fake.connections.length;
+    // The greeting: 600 ms of a 1 kHz tone, as the model's pcmu.
+    fake.script({ audio: pcmuTone(600, 1000), transcript: ['Hello,', ' plumber', ' line.'] });
+    const c = await dialFlow(s, [
+      { type: 'answer' },
+      { type: 'ai_talk', option: { ai_id: aiId } },
+      { type: 'talk', option: { text: 'Your plan is ${plan}.' } },
+      { type: 'hangup' },
+    ]);
+    phones.push(c.phone);
+    const conn = await fake.waitForConnection(n, 20_000);
+    expect(conn.apiKey).toBe(KEY);
+    expect(conn.model).toBe('gpt-realtime');
+    await conn.waitForClientEvent('response.create', () => true, 20_000);
+    expect(conn.session.instructions).toBe(`You are the plumber line for ${c.phone.number}.`);
+    expect(conn.session.audio?.output?.voice).toBe('marin');
+    expect(conn.session.audio?.input?.format).toEqual({ type: 'audio/pcmu' });
+
+    // The phone hears the greeting (G.711 from the model, decoded once by the call).
+    await until(() => audible(c.phone.heard).length >= 600 * 8, 'the greeting heard');
+    const heard = audible(c.phone.heard);
+    expect(goertzel(heard.subarray(0, 4000), 1000)).toBeGreaterThan(4000);
+    // Once played out in full, the greeting is stored as said.
+    const running = await waitAicall(s, c.callId, (a) => a.status === 'progressing', 'progressing');
+    await until(async () => (await aimessagesOf(s, running.id)).some((m) => m.role === 'assistant' && m.content === 'Hello, plumber line.'), 'the greeting stored');
+
+    // The caller speaks: their audio reaches the model as pcmu, untouched in size (160 bytes / 20 ms).
+    c.phone.sendAll(tone(8000, 440, 6000));
+    await until(() => conn.appendedBytes['audio/pcmu'] >= 160 * 20, 'caller audio at the model');
+    expect(conn.appendedBytes['audio/pcm']).toBe(0);
+    const userItem = conn.speechStarted();
+    conn.speechStopped(userItem);
+    conn.inputTranscriptionCompleted('My plan is gold.', userItem);
+    // The model answers with words and a set_variables call (run_llm false: it does not speak again).
+    conn.startResponse({
+      audio: pcmuTone(200, 1000),
+      transcript: ['Saved', ' it.'],
+      functionCalls: [{ name: 'set_variables', arguments: { variables: { plan: 'gold' } }, call_id: 'call_set' }],
+    });
+    const out = await conn.waitForClientEvent('conversation.item.create', (e) => e.item.type === 'function_call_output', 20_000);
+    const result = JSON.parse((out.item as { output: string }).output);
+    expect(result).toMatchObject({ tool_call_id: 'call_set', result: 'success', resource_type: 'activeflow' });
+    // Then stop_service: the AI ends and the flow goes on.
+    await until(() => conn.active === null, 'the answer done');
+    conn.startResponse({ noAudio: true, functionCalls: [{ name: 'stop_service', arguments: {}, call_id: 'call_stop' }] });
+
+    await c.phone.waitFor('hangup', (m) => m.call_id === c.callId);
+    await waitCall(s, c.callId, (r) => r.status === 'hangup', 'hangup');
+    const af = await waitActiveflow(s, c.callId, (a) => a.status === 'ended', 'ended');
+    expect(executed(af).map((a) => a.type)).toEqual(['answer', 'ai_talk', 'talk', 'hangup']);
+    expect(executed(af)[2]!.option).toMatchObject({ text: 'Your plan is gold.' });
+    expect(tts.requests.map((r) => (r.body as { input?: string })?.input)).toContain('Your plan is gold.');
+
+    const aicall = await waitAicall(s, c.callId, (a) => a.status === 'terminated', 'terminated');
+    expect(aicall.metadata.termination_reason).toBe('stop_service');
+    expect(aicall.ai_engine_model).toBe('openai.gpt-realtime');
+    const messages = await aimessagesOf(s, aicall.id);
+    const spoken = messages.filter((m) => m.role !== 'tool' && !(m.tool_calls?.length > 0)).map((m) => [m.role, m.content]);
+    expect(spoken).toEqual([
+      ['system', `You are the plumber line for ${c.phone.number}.`],
+      ['assistant', 'Hello, plumber line.'],
+      ['user', 'My plan is gold.'],
+      ['assistant', 'Saved it.'],
+    ]);
+    const calls = messages.flatMap((m) => (m.tool_calls ?? []).map((t: { function: { name: string } }) => t.function.name));
+    expect(calls).toEqual(['set_variables', 'stop_service']);
+    expect(messages.filter((m) => m.role === 'tool').map((m) => m.tool_call_id)).toEqual(['call_set', 'call_stop']);
+    // The agent never asked for a response while one was active; the connection was closed.
+    expect(refusals(conn)).toBe(0);
+    expect(conn.eventsOf('response.create')).toHaveLength(1);
+    expect((await conn.closed).code).toBe(1000);
+
+    // The canary key: never in an API answer or a log line.
+    const ai = await ok(s, 'GET', `/ais/${aiId}`);
+    expect(JSON.stringify(ai)).not.toContain(KEY);
+    expect(JSON.stringify(messages)).not.toContain(KEY);
+    expect(JSON.stringify(aicall)).not.toContain(KEY);
+    expect(capturedLogs.join('\n')).not.toContain(KEY);
+  });
+
+  it('a barge-in stops the greeting, truncates at what the phone heard and stores only that', async () => {
+    const aiId = await createAi(s, { engine_model: 'openai.gpt-realtime', engine_key: KEY, init_prompt: 'Talk a lot.', tool_names: ['stop_service'] });
+    const n = fake.connections.length;
+    // 3 s of greeting, streamed fast: the call plays it in real time.
+    const words = Array.from({ length: 30 }, (_, i) => (i === 0 ? 'Word0' : ` word${i}`));
+    fake.script({ audio: pcmuTone(3000, 1000), transcript: words, intervalMs: 1 });
+    const c = await dialFlow(s, [{ type: 'answer' }, { type: 'ai_talk', option: { ai_id: aiId } }, { type: 'hangup' }]);
+    phones.push(c.phone);
+    const conn = await fake.waitForConnection(n, 20_000);
+    await until(() => audible(c.phone.heard).length >= 8 * 500, '500 ms of the greeting heard');
+    conn.speechStarted();
+    const trunc = await conn.waitForClientEvent('conversation.item.truncate', () => true, 20_000);
+    // Heard: at least what the phone had when the caller spoke, well short of the 3 s sent.
+    expect(trunc.audio_end_ms).toBeGreaterThanOrEqual(400);
+    expect(trunc.audio_end_ms).toBeLessThan(2500);
+    expect(conn.serverEvents.some((e) => e.type === 'conversation.item.truncated')).toBe(true);
+    const heardAtCut = audible(c.phone.heard).length;
+    await new Promise((r) => setTimeout(r, 600));
+    // The playout was cleared: the phone hears (almost) nothing more of the greeting.
+    expect(audible(c.phone.heard).length - heardAtCut).toBeLessThan(8 * 200);
+    conn.inputTranscriptionCompleted('Stop, please.');
+    conn.startResponse({ noAudio: true, functionCalls: [{ name: 'stop_service', arguments: {}, call_id: 'call_stop2' }] });
+    await c.phone.waitFor('hangup', (m) => m.call_id === c.callId);
+    const aicall = await waitAicall(s, c.callId, (a) => a.status === 'terminated', 'terminated');
+    const messages = await aimessagesOf(s, aicall.id);
+    const spoken = messages.filter((m) => m.role === 'assistant' && !(m.tool_calls?.length > 0)).map((m) => m.content as string);
+    expect(spoken).toHaveLength(1);
+    const full = words.join('');
+    expect(full.startsWith(spoken[0]!)).toBe(true);
+    expect(spoken[0]!.length).toBeGreaterThan(0);
+    expect(spoken[0]!.length).toBeLessThan(full.length);
+    expect(messages.filter((m) => m.role === 'user').map((m) => m.content)).toEqual(['Stop, please.']);
+    expect(refusals(conn)).toBe(0);
+    expect(conn.serverEvents.filter((e) => e.type === 'error')).toEqual([]);
+  });
+
+  it('the composition root registers the realtime agent for realtime engine models', async () => {
+    const t = tempDir('voipbin-ai-realtime-root-');
+    const root = await startTestServer(join(t.dir, 'db.sqlite'));
+    try {
+      const base = { ai_id: 'x', engine_key: '', init_prompt: '', tts_type: '', tts_voice_id: '', stt_type: '', stt_language: '', language: '', tool_names: [], vad_config: {}, parameter: {} };
+      expect(root.engine.agents.resolve({ ...base, engine_model: 'openai.gpt-realtime' })).toBeDefined();
+      expect(root.engine.agents.resolve({ ...base, engine_model: 'openai.gpt-realtime-mini' })).toBeDefined();
+      expect(root.engine.agents.resolve({ ...base, engine_model: 'openai.gpt-4o' })).not.toBe(root.engine.agents.resolve({ ...base, engine_model: 'openai.gpt-realtime' }));
+    } finally {
+      await root.close();
+      t.cleanup();
+    }
+  });
+});
