@@ -23,7 +23,8 @@
  *   different server, a reused pid), is stale and removed.
  */
 import { randomBytes } from 'node:crypto';
-import { chmodSync, linkSync, openSync, closeSync, readFileSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
+import { chmodSync, linkSync, mkdirSync, openSync, closeSync, readFileSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { INTERNAL_CUSTOMER_HEADER, INTERNAL_TOKEN_HEADER } from './app.js';
 import { registerSecret } from '../util/logger.js';
 import type { Logger } from '../util/logger.js';
@@ -222,6 +223,9 @@ export async function claimDatabase(dbPath: string, role: OwnerRole, logger?: Lo
   const path = discoveryPath(dbPath);
   const nonce = randomBytes(12).toString('hex');
   const base: DiscoveryRecord = { version: 1, pid: process.pid, role, url: '', customer_id: '', token: '', nonce };
+  // The claim comes before the database is opened (which would create its folder): on a fresh
+  // clone the default `data/` folder does not exist yet.
+  mkdirSync(dirname(dbPath), { recursive: true });
   for (let attempt = 0; ; attempt++) {
     const owner = await findLiveOwner(dbPath, { logger });
     if (owner) throw new DatabaseInUseError(owner, dbPath);

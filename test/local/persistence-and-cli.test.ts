@@ -7,7 +7,7 @@ import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { createHash, randomUUID } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import Database from 'better-sqlite3';
 import {
   ACTIONS,
@@ -271,7 +271,8 @@ describe('voipbin-ai customers create', () => {
 
 describe('voipbin-ai serve', () => {
   it('prints a new key once; the key drives AI CRUD; SIGTERM exits 0; a restart prints no key; VOIPBIN_LOCAL_ACCESSKEY pins one', async () => {
-    const dbPath = newDbPath();
+    // In a folder that does not exist yet, as `data/` on a fresh clone.
+    const dbPath = join(dirname(newDbPath()), 'data', 'voipbin-ai.db');
 
     // First start: a new local customer and key.
     const first = await serve(dbPath);
