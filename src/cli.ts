@@ -85,6 +85,7 @@ async function serve(argv: string[]): Promise<number> {
   const out = process.stdout;
   out.write(`voipbin-ai: local VoIPBIN API at ${server.url}/v1.0 (database ${config.dbPath})\n`);
   out.write(`voipbin-ai: MCP (Streamable HTTP) at ${server.url}${MCP_PATH} (Authorization: Bearer <access key or MCP_HTTP_TOKEN>)\n`);
+  out.write(`voipbin-ai: Prometheus metrics at ${server.url}/metrics\n`);
   if (server.newLocalKey) {
     out.write(`voipbin-ai: local access key (shown once, only its hash is stored): ${server.newLocalKey}\n`);
     out.write(`voipbin-ai: try: curl -H "Authorization: Bearer ${server.newLocalKey}" ${server.url}/v1.0/ais\n`);
