@@ -81,7 +81,7 @@ async function serve(argv: string[]): Promise<number> {
   ]);
   const config = loadConfig();
   // MCP over Streamable HTTP is served at /mcp of the same app.
-  const server = await startServer(config, { extend: (app, ctx) => registerMcpHttp(app, ctx, config) });
+  const server = await startServer(config, { extend: (app, ctx, parts) => registerMcpHttp(app, ctx, config, { gateway: parts.gateway }) });
   const out = process.stdout;
   out.write(`voipbin-ai: local VoIPBIN API at ${server.url}/v1.0 (database ${config.dbPath})\n`);
   out.write(`voipbin-ai: MCP (Streamable HTTP) at ${server.url}${MCP_PATH} (Authorization: Bearer <access key or MCP_HTTP_TOKEN>)\n`);

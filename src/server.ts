@@ -30,6 +30,7 @@ import { externalAgent, isExternalAgentConfig } from '../streams/agents/external
 import { GatewayMetrics, withSessionMetrics } from './metrics/gateway-metrics.js';
 import { registerMetricsRoute } from './metrics/http.js';
 import { isOpenAIRealtimeConfig, openAIRealtimeAgent } from '../streams/agents/openai-realtime/agent.js';
+import { GatewaySessions, registerGatewayRoutes } from './gateway/index.js';
 
 /** A running `voipbin-ai serve`. */
 export interface RunningServer {
@@ -40,6 +41,8 @@ export interface RunningServer {
   engine: LocalCallEngine;
   /** The gateway's metrics (Prometheus, served at `/metrics`). */
   metrics: GatewayMetrics;
+  /** Agent sessions on calls of the remote VoIPBIN (`/v1.0/gateway/sessions`; available with VOIPBIN_API_URL). */
+  gateway: GatewaySessions;
   /** `http://host:port` the server listens on. */
   url: string;
   /** The local customer's id (local mode). */
@@ -56,11 +59,17 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
+/** Parts of the platform an `extend` hook may hand to what it mounts (the composition root wires them). */
+export interface ServerParts {
+  /** The gateway sessions on calls of a remote VoIPBIN (the MCP tools start them too). */
+  gateway: GatewaySessions;
+}
+
 export interface StartOptions {
   logger?: Logger;
   prices?: Prices;
   /** Hooks that add more to the app before it listens (MCP endpoint, media sockets). */
-  extend?: (app: FastifyInstance, ctx: LocalContext) => void | Promise<void>;
+  extend?: (app: FastifyInstance, ctx: LocalContext, parts: ServerParts) => void | Promise<void>;
   /** More WebSocket routes (carrier ingress, ...). */
   wsRoutes?: (ctx: LocalContext, engine: LocalCallEngine) => WsRoute[];
   engine?: EngineOptions;
@@ -68,6 +77,22 @@ export interface StartOptions {
   role?: OwnerRole;
   /** When `config.port` is taken, listen on a free port instead of failing (`mcp` does). */
   fallbackToFreePort?: boolean;
+}
+
+/**
+ * The agents this process runs (local ai_talk / ai actions and gateway sessions on remote calls),
+ * chosen by the AI configuration (the first match wins).
+ */
+export function defaultAgentRegistry(logger: Logger): AgentRegistry {
+  return (
+    new AgentRegistry()
+      // OpenAI Realtime models: the AI's engine_key (OPENAI_API_KEY only when it has none), OPENAI_BASE_URL.
+      .register(
+        isOpenAIRealtimeConfig,
+        openAIRealtimeAgent({ baseUrl: process.env.OPENAI_BASE_URL?.trim() || undefined, fallbackApiKey: process.env.OPENAI_API_KEY, logger }),
+      )
+      .register(isExternalAgentConfig, externalAgent({ logger }))
+  );
 }
 
 /** The local VoIPBIN assembled but not listening: store, context, call engine and API app. */
@@ -78,6 +103,8 @@ export interface LocalPlatform {
   engine: LocalCallEngine;
   /** The gateway's metrics (served at `/metrics`; each AI call stores its conversation's summary). */
   metrics: GatewayMetrics;
+  /** Agent sessions on calls of the remote VoIPBIN (see src/gateway/). */
+  gateway: GatewaySessions;
   localCustomerId: string;
   /** The local access key, only when it was created by this start (print it once). */
   newLocalKey?: string;
@@ -117,15 +144,7 @@ export async function openLocalPlatform(config: Config, opts: Pick<StartOptions,
       stt: opts.engine?.stt ?? sttProviderFromEnv(process.env),
       summaryLlm: opts.engine?.summaryLlm ?? summaryLlmFromEnv(process.env),
       // The agents of ai_talk / ai, chosen by the AI configuration (the first match wins).
-      agents:
-        opts.engine?.agents ??
-        new AgentRegistry()
-          // OpenAI Realtime models: the AI's engine_key (OPENAI_API_KEY only when it has none), OPENAI_BASE_URL.
-          .register(
-            isOpenAIRealtimeConfig,
-            openAIRealtimeAgent({ baseUrl: process.env.OPENAI_BASE_URL?.trim() || undefined, fallbackApiKey: process.env.OPENAI_API_KEY, logger }),
-          )
-          .register(isExternalAgentConfig, externalAgent({ logger })),
+      agents: opts.engine?.agents ?? defaultAgentRegistry(logger),
       // Every AI conversation feeds the metrics (and the caller's own observer, if any).
       sessionObserver: withSessionMetrics(metrics, opts.engine?.sessionObserver),
       conversationSummary: (aicallId) => metrics.finish(aicallId),
@@ -133,6 +152,16 @@ export async function openLocalPlatform(config: Config, opts: Pick<StartOptions,
     // The composition root wires the API's seam to the engine (the engine holds no back-reference).
     ctx.engine = engine;
     const app = createLocalApi(ctx);
+    // Sessions on calls of a remote VoIPBIN: the same agents and metrics as the local engine's.
+    const gateway = new GatewaySessions({
+      apiUrl: config.apiUrl,
+      accessKey: config.accessKey,
+      agents: engine.agents,
+      logger,
+      sessionObserver: withSessionMetrics(metrics),
+      conversationSummary: (aicallId) => metrics.finish(aicallId),
+    });
+    registerGatewayRoutes(app, ctx, gateway);
     registerMetricsRoute(app, ctx, config, metrics, { localCustomerId: local.customerId });
     engine.attachApi(app);
     return {
@@ -141,9 +170,11 @@ export async function openLocalPlatform(config: Config, opts: Pick<StartOptions,
       ctx,
       engine,
       metrics,
+      gateway,
       localCustomerId: local.customerId,
       newLocalKey: local.newToken,
       async close() {
+        await gateway.shutdown();
         await engine.shutdown();
         await app.close();
         await store.close();
@@ -184,7 +215,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
       carrierRoute(ctx, engine, config.carrierDefaultNumber),
       ...(opts.wsRoutes?.(ctx, engine) ?? []),
     ]);
-    await opts.extend?.(app, ctx);
+    await opts.extend?.(app, ctx, { gateway: platform.gateway });
     try {
       await app.listen({ host: config.host, port: config.port });
     } catch (err) {
@@ -207,6 +238,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
       ctx,
       engine,
       metrics: platform.metrics,
+      gateway: platform.gateway,
       url,
       localCustomerId: platform.localCustomerId,
       newLocalKey: platform.newLocalKey,
@@ -216,6 +248,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
           try {
             // Calls first, while their sockets are open: each phone gets its `hangup`, each media
             // and carrier stream a 1001 close (engine.shuttingDown), and the rows are written.
+            await platform.gateway.shutdown();
             await engine.shutdown();
             // Then every other socket, with a close frame and a reason rather than a reset.
             for (const ws of sockets.clients) closeWith(ws, 1001, 'server shutting down');

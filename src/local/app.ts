@@ -70,6 +70,31 @@ export function requestToken(req: FastifyRequest): string | undefined {
   return typeof key === 'string' && key !== '' ? key : undefined;
 }
 
+/**
+ * The `/v1.0` authentication hook: the process's internal token (acting as a named customer), or
+ * an access key as a bearer token or `?accesskey=`. Sets `req.customerId`; 401 otherwise. Every
+ * route group under `/v1.0` (the local API, the gateway's control API) uses this one hook.
+ */
+export function authenticateRequest(ctx: LocalContext): (req: FastifyRequest) => Promise<void> {
+  return async (req) => {
+    const internal = req.headers[INTERNAL_TOKEN_HEADER];
+    if (ctx.internalToken && typeof internal === 'string' && safeEqual(internal, ctx.internalToken)) {
+      const customer = req.headers[INTERNAL_CUSTOMER_HEADER];
+      if (typeof customer === 'string' && customer) {
+        req.customerId = customer;
+        return;
+      }
+    }
+    const token = requestToken(req);
+    if (!token) {
+      throw new ApiError(401, 'AUTHENTICATION_REQUIRED', 'send an access key as Authorization: Bearer <key> or ?accesskey=<key>');
+    }
+    const customerId = await authenticate(ctx.store, token);
+    if (!customerId) throw new ApiError(401, 'INVALID_CREDENTIALS', 'the access key is not valid (unknown, deleted or expired)');
+    req.customerId = customerId;
+  };
+}
+
 function sendError(reply: FastifyReply, req: FastifyRequest, err: ApiError): FastifyReply {
   for (const [k, v] of Object.entries(err.headers)) reply.header(k, v);
   return reply.code(err.httpStatus).send(err.toEnvelope(req.id));
@@ -154,23 +179,7 @@ export function createLocalApi(ctx: LocalContext): FastifyInstance {
 
   app.register(
     async (api) => {
-      api.addHook('onRequest', async (req) => {
-        const internal = req.headers[INTERNAL_TOKEN_HEADER];
-        if (ctx.internalToken && typeof internal === 'string' && safeEqual(internal, ctx.internalToken)) {
-          const customer = req.headers[INTERNAL_CUSTOMER_HEADER];
-          if (typeof customer === 'string' && customer) {
-            req.customerId = customer;
-            return;
-          }
-        }
-        const token = requestToken(req);
-        if (!token) {
-          throw new ApiError(401, 'AUTHENTICATION_REQUIRED', 'send an access key as Authorization: Bearer <key> or ?accesskey=<key>');
-        }
-        const customerId = await authenticate(ctx.store, token);
-        if (!customerId) throw new ApiError(401, 'INVALID_CREDENTIALS', 'the access key is not valid (unknown, deleted or expired)');
-        req.customerId = customerId;
-      });
+      api.addHook('onRequest', authenticateRequest(ctx));
       registerRoutes(api, ctx);
     },
     { prefix: '/v1.0' },

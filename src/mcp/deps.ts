@@ -1,5 +1,6 @@
 import type { VoipbinClient } from '../client/index.js';
 import type { Logger } from '../util/logger.js';
+import type { GatewaySessions } from '../gateway/sessions.js';
 
 /** What one MCP server instance (one stdio process, or one HTTP session) works with. */
 export interface McpDeps {
@@ -12,4 +13,9 @@ export interface McpDeps {
   env: Readonly<Record<string, string | undefined>>;
   /** Writes to stderr (stdout is the stdio protocol channel). */
   logger: Logger;
+  /**
+   * The agent sessions this process runs on remote VoIPBIN calls (the gateway tools), when this
+   * process is a gateway; absent: those tools answer that the gateway is not available here.
+   */
+  gateway?: GatewaySessions;
 }

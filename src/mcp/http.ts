@@ -33,6 +33,7 @@ import { IN_PROCESS_BASE_URL, createInProcessFetch } from '../local/in-process-f
 import { registerSecret } from '../util/logger.js';
 import type { Logger } from '../util/logger.js';
 import { createServer } from './server.js';
+import type { GatewaySessions } from '../gateway/index.js';
 import { checkProviderKeyEnv } from './env.js';
 
 /** The endpoint path. */
@@ -48,6 +49,8 @@ export interface McpHttpOptions {
   maxSessionsPerToken?: number;
   /** Most sessions open at once over all tokens, a memory bound (default 1000); beyond it 503. */
   maxSessions?: number;
+  /** The gateway the MCP gateway tools act through (absent: they say the gateway is not available here). */
+  gateway?: GatewaySessions;
 }
 
 interface Session {
@@ -252,7 +255,7 @@ export async function registerMcpHttp(app: FastifyInstance, ctx: LocalContext, c
       return sendRpcError(reply, 503, JSONRPC_BAD_REQUEST, 'Too many open MCP sessions on this server; close one (DELETE /mcp) or retry later');
     }
 
-    const server = createServer({ client: clientFor(principal), env, logger });
+    const server = createServer({ client: clientFor(principal), env, logger, gateway: opts.gateway });
     const transport: StreamableHTTPServerTransport = new StreamableHTTPServerTransport({
       sessionIdGenerator: () => randomUUID(),
       onsessioninitialized: (id) => {

@@ -11,6 +11,7 @@ import { registerAicallTools } from './tools/aicalls.js';
 import { registerAiTools } from './tools/ais.js';
 import { registerCallTools } from './tools/calls.js';
 import { registerFlowTools } from './tools/flows.js';
+import { registerGatewayTools } from './tools/gateway.js';
 import { registerMessagingTools } from './tools/messaging.js';
 import { registerNumberTools } from './tools/numbers.js';
 import { registerSummaryTools } from './tools/summaries.js';
@@ -46,6 +47,7 @@ export function createServer(deps: McpDeps): McpServer {
   registerNumberTools(server, deps);
   registerFlowTools(server, deps);
   registerActiveflowTools(server, deps);
+  registerGatewayTools(server, deps);
   registerResources(server, deps);
   registerPrompts(server);
   return server;

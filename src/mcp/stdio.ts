@@ -15,7 +15,8 @@ import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js'
 import { VoipbinClient } from '../client/index.js';
 import { loadConfig } from '../config.js';
 import type { Config } from '../config.js';
-import { startServer } from '../server.js';
+import { defaultAgentRegistry, startServer } from '../server.js';
+import { GatewaySessions } from '../gateway/sessions.js';
 import { DatabaseInUseError, findLiveOwner, ownerHeaders } from '../local/discovery.js';
 import type { DiscoveryRecord } from '../local/discovery.js';
 import { createLogger } from '../util/logger.js';
@@ -31,6 +32,8 @@ export interface McpBackend {
   mode: 'local' | 'attached' | 'remote';
   /** The local VoIPBIN's URL (local and attached modes). */
   url?: string;
+  /** Agent sessions on remote calls run by this process (remote mode; local mode: the server's, unavailable). */
+  gateway?: GatewaySessions;
   close(): Promise<void>;
 }
 
@@ -56,7 +59,9 @@ function clientThrough(owner: DiscoveryRecord, logger: Logger): VoipbinClient {
 export async function openMcpBackend(config: Config, logger: Logger): Promise<McpBackend> {
   if (config.apiUrl) {
     const client = new VoipbinClient({ baseUrl: config.apiUrl, accessKey: config.accessKey, logger });
-    return { client, mode: 'remote', close: async () => {} };
+    // This process is the gateway: start_gateway_session runs the agent here, on the remote call.
+    const gateway = new GatewaySessions({ apiUrl: config.apiUrl, accessKey: config.accessKey, agents: defaultAgentRegistry(logger), logger });
+    return { client, mode: 'remote', gateway, close: () => gateway.shutdown() };
   }
   for (let attempt = 0; ; attempt++) {
     const owner = await findLiveOwner(config.dbPath, { waitStartingMs: OWNER_START_WAIT_MS, logger });
@@ -71,7 +76,7 @@ export async function openMcpBackend(config: Config, logger: Logger): Promise<Mc
         role: 'mcp',
         fallbackToFreePort: true,
         // Everything `serve` offers, so nothing is missing while this process owns the database.
-        extend: (app, ctx) => registerMcpHttp(app, ctx, config),
+        extend: (app, ctx, parts) => registerMcpHttp(app, ctx, config, { gateway: parts.gateway }),
       });
       if (server.newLocalKey && !config.localAccessKey) {
         // stdout is the protocol channel and the key must not go to a log: say how to get one.
@@ -82,6 +87,7 @@ export async function openMcpBackend(config: Config, logger: Logger): Promise<Mc
         client: server.engine.clientFor(server.localCustomerId!),
         mode: 'local',
         url: server.url,
+        gateway: server.gateway,
         close: () => server.close(),
       };
     } catch (err) {
@@ -111,7 +117,7 @@ export async function runMcpStdio(opts: McpStdioOptions = {}): Promise<number> {
 
   const logger = createLogger(config.logLevel, { component: 'mcp' });
   const backend = await openMcpBackend(config, logger);
-  const server = createServer({ client: backend.client, env, logger });
+  const server = createServer({ client: backend.client, env, logger, gateway: backend.gateway });
   const transport = new StdioServerTransport(stdin, stdout);
 
   let finish!: (why: string) => void;

@@ -52,3 +52,21 @@ export interface CarrierProtocol {
   /** The gateway auth token the caller passed in the start event (Twilio: `customParameters.token`). */
   authTokenFrom(start: CarrierStartEvent): string | undefined;
 }
+
+/**
+ * The name of a playout mark: `<responseId>:<ms>`, the position (ms from the response's first
+ * sample) the audio sent before the mark reaches. The carrier echoes it once that audio played,
+ * and the port acknowledges that position to its playout. `ms` is whole milliseconds.
+ */
+export function playoutMarkName(responseId: string, ms: number): string {
+  return `${responseId}:${Math.floor(ms)}`;
+}
+
+/** Parses a {@link playoutMarkName} (a response id may itself hold `:`); undefined for any other name. */
+export function parsePlayoutMark(name: string): { responseId: string; ms: number } | undefined {
+  const at = name.lastIndexOf(':');
+  if (at <= 0 || at === name.length - 1) return undefined;
+  const ms = Number(name.slice(at + 1));
+  if (!Number.isInteger(ms) || ms < 0) return undefined;
+  return { responseId: name.slice(0, at), ms };
+}

@@ -187,7 +187,12 @@ export function encodeTwilioMark(streamSid: string, name: string): string {
   return JSON.stringify({ event: 'mark', streamSid, mark: { name } });
 }
 
-/** An outgoing `clear` message: Twilio drops the media it has buffered (and sends back pending marks). */
+/**
+ * An outgoing `clear` message. Twilio's documentation (Media Streams - WebSocket Messages, "Send a
+ * clear message"): Twilio empties the audio buffer and sends back mark messages matching any
+ * remaining marks from the server. So the marks echoed after a clear name audio that was
+ * dropped, not played; what was heard is what the marks echoed before it confirmed.
+ */
 export function encodeTwilioClear(streamSid: string): string {
   checkSid(streamSid);
   return JSON.stringify({ event: 'clear', streamSid });

@@ -11,7 +11,12 @@ import { randomUUID } from 'node:crypto';
 import { createServer } from 'node:http';
 import type { IncomingHttpHeaders, IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
+import { WebSocketServer } from 'ws';
+import type { WebSocket } from 'ws';
 import { canonicalStatus } from '../../src/api/errors.js';
+import { createEncapsulationCodec, isEncapsulation } from '../../streams/protocols/index.js';
+import type { Encapsulation } from '../../streams/protocols/index.js';
 import { nowTimestamp, TM_NEVER } from '../../src/util/time.js';
 
 /** One request as the fake received it. */
@@ -44,9 +49,36 @@ export interface ScriptedResponse {
   hangUp?: boolean;
 }
 
+/**
+ * One media_stream connection the fake accepted (`GET /v1.0/calls/{id}/media_stream`, a call it
+ * holds): it serves the caller's audio as a continuous 50 frames/s stream and records every frame
+ * the client sends, with its arrival time.
+ */
+export interface FakeMediaStream {
+  callId: string;
+  encapsulation: Encapsulation;
+  /** The request target (to prove no key travels in it). */
+  url: string;
+  socket: WebSocket;
+  /** Decoded 8 kHz audio frames received from the client, in order (copies). */
+  received: Int16Array[];
+  /** `performance.now()` at the arrival of each received frame. */
+  receivedAtMs: number[];
+  /** Frames of caller audio sent so far. */
+  sentFrames: number;
+  /** Resolves once the socket closed. */
+  closed: Promise<{ code: number; reason: string }>;
+  isClosed: boolean;
+}
+
 export interface FakeVoipbinOptions {
   /** When set, requests must carry `Authorization: Bearer <accessKey>`. */
   accessKey?: string;
+  /**
+   * The caller's audio of every media stream: frame `n` (160 samples at 8 kHz) or undefined for
+   * silence. Default: a 440 Hz tone of amplitude 8000.
+   */
+  callerAudio?: (frame: number) => Int16Array | undefined;
   /** Page size when the request has none (VoIPBIN's default is 10). */
   defaultPageSize?: number;
 }
@@ -89,7 +121,12 @@ export class FakeVoipbin {
   /** Write-only values kept aside, never returned (proves the fake honours the contract too). */
   readonly #secrets = new Map<string, Record<string, unknown>>();
   readonly #timers = new Set<NodeJS.Timeout>();
+  readonly #wss = new WebSocketServer({ noServer: true, perMessageDeflate: false });
+  readonly #streamWaiters: Array<(s: FakeMediaStream) => void> = [];
+  #streamsTaken = 0;
   #requestSeq = 0;
+  /** Media stream connections in arrival order. */
+  readonly mediaStreams: FakeMediaStream[] = [];
 
   private constructor(server: Server, options: FakeVoipbinOptions) {
     this.#server = server;
@@ -109,6 +146,7 @@ export class FakeVoipbin {
       server.listen(0, '127.0.0.1', () => resolve());
     });
     fake = new FakeVoipbin(server, options);
+    server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => fake!.#upgrade(req, socket, head));
     return fake;
   }
 
@@ -116,8 +154,95 @@ export class FakeVoipbin {
   async close(): Promise<void> {
     for (const t of this.#timers) clearTimeout(t);
     this.#timers.clear();
+    for (const c of this.#wss.clients) c.terminate();
+    this.#wss.close();
     this.#server.closeAllConnections();
     await new Promise<void>((resolve) => this.#server.close(() => resolve()));
+  }
+
+  /** Resolves with the next media stream connection (or one that arrived and was not taken yet). */
+  nextMediaStream(): Promise<FakeMediaStream> {
+    if (this.#streamsTaken < this.mediaStreams.length) return Promise.resolve(this.mediaStreams[this.#streamsTaken++]!);
+    return new Promise((resolve) => this.#streamWaiters.push(resolve));
+  }
+
+  /** `GET /v1.0/calls/{id}/media_stream?encapsulation=`: VoIPBIN's auth and 404s, then the stream. */
+  #upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    const url = new URL(req.url ?? '/', 'http://127.0.0.1');
+    const refuse = (status: number, reason: string, message: string): void => {
+      const body = JSON.stringify(this.#err(status, reason, message).body);
+      socket.end(
+        `HTTP/1.1 ${status} ${canonicalStatus(status)}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
+      );
+    };
+    this.requests.push({
+      method: 'GET',
+      url: req.url ?? '/',
+      path: url.pathname.replace(/^\/v1\.0(?=\/|$)/, '') || '/',
+      query: Object.fromEntries(url.searchParams),
+      headers: req.headers,
+      rawBody: '',
+      body: undefined,
+      atMs: Date.now(),
+    });
+    const m = /^\/v1\.0\/calls\/([^/]+)\/media_stream$/.exec(url.pathname);
+    if (!m) return refuse(404, 'ROUTE_NOT_FOUND', `no route for ${url.pathname}`);
+    if (this.#options.accessKey !== undefined && req.headers.authorization !== `Bearer ${this.#options.accessKey}`) {
+      return refuse(401, 'AUTHENTICATION_REQUIRED', 'authentication required');
+    }
+    const callId = decodeURIComponent(m[1]!);
+    const call = this.#collection('calls').get(callId);
+    if (!call) return refuse(404, 'CALL_NOT_FOUND', 'call not found');
+    if (call.status === 'hangup') return refuse(409, 'CALL_STATE_INVALID', 'call is not progressing');
+    const encapsulation = url.searchParams.get('encapsulation');
+    if (!isEncapsulation(encapsulation)) return refuse(400, 'INVALID_ARGUMENT', 'unsupported encapsulation');
+    this.#wss.handleUpgrade(req, socket, head, (ws) => {
+      const codec = createEncapsulationCodec(encapsulation);
+      let resolveClosed!: (v: { code: number; reason: string }) => void;
+      const conn: FakeMediaStream = {
+        callId,
+        encapsulation,
+        url: req.url ?? '',
+        socket: ws,
+        received: [],
+        receivedAtMs: [],
+        sentFrames: 0,
+        closed: new Promise((r) => (resolveClosed = r)),
+        isClosed: false,
+      };
+      ws.on('message', (data, isBinary) => {
+        if (!isBinary) return;
+        for (const ev of codec.decode(Buffer.from(data as Buffer))) {
+          if (ev.kind !== 'audio') continue;
+          conn.received.push(ev.samples.slice());
+          conn.receivedAtMs.push(performance.now());
+        }
+      });
+      // The caller's audio: one frame per 20 ms, timers aimed at absolute times.
+      const audio = this.#options.callerAudio ?? defaultCallerAudio;
+      const silence = new Int16Array(160);
+      const t0 = performance.now();
+      let timer: NodeJS.Timeout | undefined;
+      const tick = (): void => {
+        while (conn.sentFrames * 20 <= performance.now() - t0 && ws.readyState === ws.OPEN) {
+          ws.send(Buffer.from(codec.encodeAudio(audio(conn.sentFrames) ?? silence)));
+          conn.sentFrames++;
+        }
+        timer = setTimeout(tick, Math.max(0, t0 + conn.sentFrames * 20 - performance.now()));
+      };
+      tick();
+      ws.on('close', (code, reason) => {
+        clearTimeout(timer);
+        conn.isClosed = true;
+        resolveClosed({ code, reason: reason.toString() });
+      });
+      this.mediaStreams.push(conn);
+      const w = this.#streamWaiters.shift();
+      if (w) {
+        this.#streamsTaken++;
+        w(conn);
+      }
+    });
   }
 
   /** Queues answers for `METHOD /path` (path without `/v1.0` and query); the fake's own behaviour resumes after them. */
@@ -383,6 +508,13 @@ export class FakeVoipbin {
       tm_delete: TM_NEVER,
     };
   }
+}
+
+/** 440 Hz at amplitude 8000, continuous across frames. */
+function defaultCallerAudio(frame: number): Int16Array {
+  const out = new Int16Array(160);
+  for (let i = 0; i < 160; i++) out[i] = Math.round(8000 * Math.sin((2 * Math.PI * 440 * (frame * 160 + i)) / 8000));
+  return out;
 }
 
 function defaultsFor(collection: string): Record<string, unknown> {

@@ -3,6 +3,7 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
 import type { VoipbinClient } from '../../src/client/index.js';
 import { createServer } from '../../src/mcp/server.js';
+import type { McpDeps } from '../../src/mcp/server.js';
 import { createLogger } from '../../src/util/logger.js';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import type { Store } from '../../db/store.js';
@@ -14,7 +15,7 @@ import { newId } from '../../src/util/ids.js';
 /** A provider key that must never show up in a tool result or a log line. */
 export const CANARY = 'sk-canary-MCP-9f8e7d6c5b4a';
 
-/** The 19 tools of issue 3 and the 11 of issue 9 (numbers, flows, activeflows). */
+/** The 19 tools of issue 3, the 11 of issue 9 (numbers, flows, activeflows) and the 3 gateway tools of issue 10. */
 export const EXPECTED_TOOLS = [
   'create_ai', 'list_ais', 'get_ai', 'update_ai', 'delete_ai',
   'create_call', 'list_calls', 'get_call', 'hangup_call',
@@ -24,6 +25,7 @@ export const EXPECTED_TOOLS = [
   'create_number', 'list_numbers', 'update_number', 'delete_number',
   'create_flow', 'list_flows', 'get_flow', 'update_flow', 'delete_flow',
   'list_activeflows', 'get_activeflow', 'stop_activeflow',
+  'start_gateway_session', 'list_gateway_sessions', 'stop_gateway_session',
 ].sort();
 
 /** Calls tools and remembers every result (to search them all for secrets at the end). */
@@ -102,9 +104,13 @@ export async function rpcBody(res: Response): Promise<any> {
 }
 
 /** A real MCP SDK client connected in-process to a new server over `client` (the one REST client). */
-export async function connectInProcess(client: VoipbinClient, env: Record<string, string | undefined> = {}): Promise<Client> {
+export async function connectInProcess(
+  client: VoipbinClient,
+  env: Record<string, string | undefined> = {},
+  extra: Pick<McpDeps, 'gateway'> = {},
+): Promise<Client> {
   const [clientSide, serverSide] = InMemoryTransport.createLinkedPair();
-  await createServer({ client, env, logger: createLogger('debug', { component: 'mcp-test' }) }).connect(serverSide);
+  await createServer({ client, env, logger: createLogger('debug', { component: 'mcp-test' }), ...extra }).connect(serverSide);
   const c = new Client({ name: 'test', version: '1.0.0' });
   await c.connect(clientSide);
   return c;

@@ -55,7 +55,7 @@ afterAll(async () => {
 });
 
 describe('MCP server (in-process, real local API)', () => {
-  it('offers the 30 tools, each with a title, a description, four annotations, described arguments and an output schema', async () => {
+  it('offers the 33 tools, each with a title, a description, four annotations, described arguments and an output schema', async () => {
     const { tools } = await mcp.listTools();
     expect(tools.map((t) => t.name).sort()).toEqual(EXPECTED_TOOLS);
     for (const t of tools) {

@@ -8,8 +8,18 @@ import { FRAME_SAMPLES } from './media-clock.js';
 export interface Party {
   /** One 20 ms frame of what the party hears (the array is reused: copy to keep). */
   sendAudio(frame: Int16Array): void;
-  /** Drop audio the party has queued but not played yet (barge-in; e.g. Twilio `clear`). */
+  /**
+   * Drop audio the party has queued but not played yet (barge-in; e.g. Twilio `clear`). A party
+   * with marks echoes the marks still pending at once (Twilio does): those echo a clear, not playback.
+   */
   clearAudio?(): void;
+  /**
+   * A party that buffers what it is sent and plays it later (a carrier stream) and can say when it
+   * played it: queues a mark after the audio sent so far; the party reports it back through
+   * {@link LiveCall.markFromParty} once everything sent before it has played (Twilio `mark`).
+   * A party with marks gets an acknowledged playout (src/local/engine/live-call-port.ts).
+   */
+  sendMark?(name: string): void;
   /** The call was answered (by the far side or by the flow). */
   answered?(callId: string): void;
   /** The call ended; the party should stop sending. */
@@ -76,6 +86,7 @@ export class LiveCall {
   /** Listeners of what the party hears (the mix), e.g. an `out` transcription. */
   private readonly outTaps = new Set<FrameListener>();
   private readonly dtmfListeners = new Set<(digit: string) => void>();
+  private readonly markListeners = new Set<(name: string) => void>();
   private readonly endListeners = new Set<(info: HangupInfo) => void>();
   private readonly mix = new Int32Array(FRAME_SAMPLES);
   private readonly out = new Int16Array(FRAME_SAMPLES);
@@ -162,7 +173,11 @@ export class LiveCall {
     return () => this.taps.delete(listener);
   }
 
-  /** Listens to what the party hears (20 ms mixed frames, reused array); returns the unsubscribe. */
+  /**
+   * Listens to what the party hears (20 ms mixed frames, reused array); returns the unsubscribe.
+   * Listeners run in the tick right after the party was sent the frame, so one may follow that
+   * frame with a {@link Party.sendMark}.
+   */
   tapOut(listener: FrameListener): () => void {
     this.outTaps.add(listener);
     return () => this.outTaps.delete(listener);
@@ -171,6 +186,12 @@ export class LiveCall {
   onDtmf(listener: (digit: string) => void): () => void {
     this.dtmfListeners.add(listener);
     return () => this.dtmfListeners.delete(listener);
+  }
+
+  /** Listens to the party's mark echoes (see {@link Party.sendMark}); returns the unsubscribe. */
+  onMark(listener: (name: string) => void): () => void {
+    this.markListeners.add(listener);
+    return () => this.markListeners.delete(listener);
   }
 
   onEnd(listener: (info: HangupInfo) => void): () => void {
@@ -186,6 +207,11 @@ export class LiveCall {
 
   dtmfFromParty(digit: string): void {
     for (const l of this.dtmfListeners) l(digit);
+  }
+
+  /** The party echoed a mark: the audio sent before it has played (or was cleared). */
+  markFromParty(name: string): void {
+    for (const l of this.markListeners) l(name);
   }
 
   /** Frames of the party's audio waiting for their tick. */
@@ -292,5 +318,6 @@ export class LiveCall {
     this.taps.clear();
     this.outTaps.clear();
     this.dtmfListeners.clear();
+    this.markListeners.clear();
   }
 }

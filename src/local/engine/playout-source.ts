@@ -10,6 +10,8 @@ import { FRAME_SAMPLES } from './media-clock.js';
  */
 export class PlayoutSource implements MixSource {
   readonly playout: Playout;
+  /** Frames pulled so far (a port that marks a carrier's stream compares it tick by tick). */
+  pulls = 0;
 
   constructor(
     readonly name: string,
@@ -21,6 +23,7 @@ export class PlayoutSource implements MixSource {
   mixInto(mix: Int32Array): boolean {
     const frame = this.playout.pull();
     if (!frame) return false;
+    this.pulls++;
     for (let i = 0; i < FRAME_SAMPLES; i++) mix[i] += frame[i]!;
     return true;
   }

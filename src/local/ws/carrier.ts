@@ -58,6 +58,11 @@ class CarrierLeg implements Party {
     if (this.streamSid && canSendAudio(this.ws)) this.ws.send(this.protocol.encodeMedia(this.streamSid, frame));
   }
 
+  /** A mark after the media sent so far; the carrier echoes it once that media played (or a clear dropped it). */
+  sendMark(name: string): void {
+    if (this.streamSid && this.ws.readyState === this.ws.OPEN) this.ws.send(this.protocol.encodeMark(this.streamSid, name));
+  }
+
   clearAudio(): void {
     if (this.streamSid && this.ws.readyState === this.ws.OPEN) this.ws.send(this.protocol.encodeClear(this.streamSid));
   }
@@ -80,7 +85,10 @@ class CarrierLeg implements Party {
     }
     switch (ev.type) {
       case 'connected':
+        return;
       case 'mark':
+        // The echo of a sendMark: the call's playout learns what the caller heard.
+        this.live?.markFromParty(ev.name);
         return;
       case 'start':
         return this.start(ev);
