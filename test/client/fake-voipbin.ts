@@ -81,6 +81,11 @@ export interface FakeVoipbinOptions {
   callerAudio?: (frame: number) => Int16Array | undefined;
   /** Page size when the request has none (VoIPBIN's default is 10). */
   defaultPageSize?: number;
+  /**
+   * `GET /ais/{id}` also answers the AI's stored `engine_key`, as VoIPBIN's own server does for the
+   * key's owner (the gateway then uses it). Default false: write-only, never returned.
+   */
+  returnEngineKey?: boolean;
 }
 
 type Item = Record<string, unknown> & { id: string; tm_create: string };
@@ -387,6 +392,10 @@ export class FakeVoipbin {
     const item = this.#collection(collection).get(id);
     if (!item) return notFound();
     if (action === undefined) {
+      if (r.method === 'GET' && collection === 'ais' && this.#options.returnEngineKey) {
+        const key = this.#secrets.get(id)?.engine_key;
+        return { body: key === undefined ? item : { ...item, engine_key: key } };
+      }
       if (r.method === 'GET') return { body: item };
       if (r.method === 'PUT') {
         const { kept, secrets } = splitSecrets((r.body ?? {}) as Record<string, unknown>);

@@ -11,6 +11,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { capturedLogs, startTestServer, tempDir } from '../helpers/server.js';
 import type { TestServer } from '../helpers/server.js';
 import { createLogger } from '../../src/util/logger.js';
+import { DEFAULT_PRICES } from '../../src/local/context.js';
+import { createCustomer } from '../../src/local/customers.js';
 import { encodeMulaw } from '../../streams/audio/g711.js';
 import { AgentRegistry } from '../../streams/agents/registry.js';
 import { isOpenAIRealtimeConfig, openAIRealtimeAgent } from '../../streams/agents/openai-realtime/agent.js';
@@ -23,9 +25,11 @@ import {
   Phone,
   aimessagesOf,
   audible,
+  balance,
   createAi,
   dialFlow,
   executed,
+  freshNumber,
   goertzel,
   ok,
   tone,
@@ -200,6 +204,109 @@ describe('ai_talk with the OpenAI Realtime agent (whole calls, local phones, TLS
     expect(messages.filter((m) => m.role === 'user').map((m) => m.content)).toEqual(['Stop, please.']);
     expect(refusals(conn)).toBe(0);
     expect(conn.serverEvents.filter((e) => e.type === 'error')).toEqual([]);
+  });
+
+  it('send_message from the model: stored from the account number, billed, success back as function_call_output, run_llm false asks for no response', async () => {
+    const aiId = await createAi(s, { engine_model: 'openai.gpt-realtime', engine_key: KEY, init_prompt: 'Text people.', tool_names: ['send_message', 'stop_service'] });
+    const n = fake.connections.length;
+    fake.script({ audio: pcmuTone(200, 1000), transcript: ['Hi.'] });
+    const c = await dialFlow(s, [{ type: 'answer' }, { type: 'ai_talk', option: { ai_id: aiId } }, { type: 'talk', option: { text: 'Texted.' } }, { type: 'hangup' }]);
+    phones.push(c.phone);
+    const conn = await fake.waitForConnection(n, 20_000);
+    await conn.waitForClientEvent('response.create', () => true, 20_000);
+    await until(() => conn.active === null && conn.eventsOf('response.create').length === 1, 'the greeting done');
+    const before = await balance(s);
+    const messagesBefore = ((await ok(s, 'GET', '/messages')).result as any[]).length;
+    const to1 = freshNumber();
+    const to2 = freshNumber();
+    conn.startResponse({
+      noAudio: true,
+      functionCalls: [
+        {
+          name: 'send_message',
+          call_id: 'call_sms',
+          arguments: { destinations: [{ type: 'tel', target: to1 }, { type: 'tel', target: to2, target_name: 'Jane' }], text: 'Your code is 1234' },
+        },
+      ],
+    });
+    const out = await conn.waitForClientEvent('conversation.item.create', (e) => e.item.type === 'function_call_output', 20_000);
+    expect((out.item as { call_id: string }).call_id).toBe('call_sms');
+    const result = JSON.parse((out.item as { output: string }).output);
+    expect(result).toEqual({ tool_call_id: 'call_sms', result: 'success', message: `SMS sent to ${to1}, ${to2}`, resource_type: 'message', resource_id: expect.any(String) });
+
+    // Stored (from this account's number the caller dialed) and billed per destination.
+    const messages = (await ok(s, 'GET', '/messages')).result as any[];
+    expect(messages).toHaveLength(messagesBefore + 1);
+    expect(messages[0]).toMatchObject({
+      id: result.resource_id,
+      type: 'sms',
+      source: { type: 'tel', target: c.flowNumber },
+      text: 'Your code is 1234',
+      targets: [
+        { destination: { type: 'tel', target: to1 }, status: 'queued' },
+        { destination: { type: 'tel', target: to2, target_name: 'Jane' }, status: 'queued' },
+      ],
+    });
+    expect(await balance(s)).toBe(before - 2 * DEFAULT_PRICES.messagePerDestination);
+
+    // run_llm false (send_message's default): the agent does not ask the model to speak again.
+    await new Promise((r) => setTimeout(r, 500));
+    expect(conn.eventsOf('response.create')).toHaveLength(1);
+    conn.startResponse({ noAudio: true, functionCalls: [{ name: 'stop_service', arguments: {}, call_id: 'call_stop_sms' }] });
+    await c.phone.waitFor('hangup', (m) => m.call_id === c.callId);
+    const af = await waitActiveflow(s, c.callId, (a) => a.status === 'ended', 'ended');
+    expect(executed(af).map((a) => a.type)).toEqual(['answer', 'ai_talk', 'talk', 'hangup']);
+    const aicall = await waitAicall(s, c.callId, (a) => a.status === 'terminated', 'terminated');
+    const stored = await aimessagesOf(s, aicall.id);
+    const calls = stored.flatMap((m) => (m.tool_calls ?? []).map((t: { function: { name: string } }) => t.function.name));
+    expect(calls).toEqual(['send_message', 'stop_service']);
+    expect(JSON.parse(stored.find((m) => m.role === 'tool' && m.tool_call_id === 'call_sms')!.content)).toEqual(result);
+    expect(conn.eventsOf('response.create')).toHaveLength(1);
+    expect(refusals(conn)).toBe(0);
+  });
+
+  it('send_message for a customer with no balance: a failed INSUFFICIENT_BALANCE result, nothing stored, and the call goes on', async () => {
+    const poor = await createCustomer(s.store, { name: 'poor', initialBalanceCredit: 0 });
+    const token = poor.token as string;
+    // The server seen as that customer (its key for every REST call and its phone).
+    const ps = Object.assign(Object.create(s) as TestServer, {
+      key: token,
+      call: (method: string, path: string, body?: unknown, key: string = token) => s.call(method, path, body, key),
+    });
+    const aiId = await createAi(ps, { engine_model: 'openai.gpt-realtime', engine_key: KEY, init_prompt: 'Text people.', tool_names: ['send_message', 'stop_service'] });
+    const n = fake.connections.length;
+    fake.script({ audio: pcmuTone(200, 1000), transcript: ['Hi.'] });
+    const c = await dialFlow(ps, [{ type: 'answer' }, { type: 'ai_talk', option: { ai_id: aiId } }, { type: 'talk', option: { text: 'Still here.' } }, { type: 'hangup' }]);
+    phones.push(c.phone);
+    const conn = await fake.waitForConnection(n, 20_000);
+    await conn.waitForClientEvent('response.create', () => true, 20_000);
+    await until(() => conn.active === null && conn.eventsOf('response.create').length === 1, 'the greeting done');
+    // The model's next turn after the failure (run_llm is true for a failed result).
+    fake.script({ audio: pcmuTone(200, 1000), transcript: ['I could not send it.'] });
+    conn.startResponse({
+      noAudio: true,
+      functionCalls: [{ name: 'send_message', call_id: 'call_sms_poor', arguments: { destinations: [{ type: 'tel', target: freshNumber() }], text: 'hello' } }],
+    });
+    const out = await conn.waitForClientEvent('conversation.item.create', (e) => e.item.type === 'function_call_output', 20_000);
+    const result = JSON.parse((out.item as { output: string }).output);
+    expect(result).toMatchObject({ tool_call_id: 'call_sms_poor', result: 'failed', resource_type: '', resource_id: '' });
+    expect(result.message).toMatch(/^INSUFFICIENT_BALANCE: /);
+    // The failure goes back to the model, which speaks again; the call goes on.
+    await until(() => conn.eventsOf('response.create').length === 2, 'a response after the failed result');
+    await until(() => conn.active === null, 'the answer done');
+    expect(c.phone.closed).toBe(false);
+    expect(((await ok(ps, 'GET', '/messages')).result as any[])).toHaveLength(0);
+    expect(await balance(ps)).toBe(0);
+    conn.startResponse({ noAudio: true, functionCalls: [{ name: 'stop_service', arguments: {}, call_id: 'call_stop_poor' }] });
+    await c.phone.waitFor('hangup', (m) => m.call_id === c.callId);
+    const af = await waitActiveflow(ps, c.callId, (a) => a.status === 'ended', 'ended');
+    expect(executed(af).map((a) => a.type)).toEqual(['answer', 'ai_talk', 'talk', 'hangup']);
+    const aicall = await waitAicall(ps, c.callId, (a) => a.status === 'terminated', 'terminated');
+    expect(aicall.metadata.termination_reason).toBe('stop_service');
+    const stored = await aimessagesOf(ps, aicall.id);
+    expect(stored.filter((m) => m.role === 'assistant' && !(m.tool_calls?.length > 0)).map((m) => m.content)).toEqual(['Hi.', 'I could not send it.']);
+    expect(refusals(conn)).toBe(0);
+    expect(JSON.stringify(stored)).not.toContain(KEY);
   });
 
   it('the composition root registers the realtime agent for realtime engine models', async () => {
