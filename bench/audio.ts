@@ -12,7 +12,6 @@
  * at every SpeexDSP quality level, and memory per call. Prints tables and rewrites the audio section
  * of BENCHMARKS.md (set BENCH_NO_WRITE=1 to skip writing).
  */
-import { readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
@@ -30,6 +29,7 @@ import {
 } from '../streams/audio/resampler.js';
 import { decodeMulaw, encodeMulaw } from '../streams/audio/g711.js';
 import { concat, fitSines, spuriousFrequencies, tone, toneSnrDb } from '../test/audio/signal.js';
+import { writeBenchmarkSection } from './_benchmarks-md.js';
 
 setFlagsFromString('--expose-gc');
 const gc = runInNewContext('gc') as () => void;
@@ -584,15 +584,4 @@ await memorySection();
 await qualitySection();
 log(`Summary: ${f2(path.oursUs)} µs per call-frame (target <= ${TARGET.cpuUs}), ${f1(path.naiveUs / path.oursUs)}x cheaper than naive (target >= ${TARGET.naiveRatio}x). Bench took ${((Date.now() - started) / 1000).toFixed(0)} s.`);
 
-if (!process.env.BENCH_NO_WRITE) {
-  const file = new URL('../BENCHMARKS.md', import.meta.url);
-  const start = '<!-- bench/audio.ts:start -->';
-  const end = '<!-- bench/audio.ts:end -->';
-  const section = `${start}\n${out.join('\n')}\n${end}`;
-  let text = existsSync(file) ? readFileSync(file, 'utf8') : '# Benchmarks\n\nRun all: `npm run bench` (= `tsx bench/run.ts`).\n\n';
-  const a = text.indexOf(start);
-  const b = text.indexOf(end);
-  text = a >= 0 && b > a ? text.slice(0, a) + section + text.slice(b + end.length) : `${text.trimEnd()}\n\n${section}\n`;
-  writeFileSync(file, text);
-  console.log(`\nwrote ${file.pathname}`);
-}
+writeBenchmarkSection('audio.ts', out);

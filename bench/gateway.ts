@@ -16,7 +16,7 @@
  */
 import { fork } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -26,6 +26,7 @@ import { FakeOpenAIRealtime, FakeRealtimeConnection } from '../test/fakes/fake-o
 import type { ScriptedResponse } from '../test/fakes/fake-openai-realtime.js';
 import { encodeMulaw } from '../streams/audio/g711.js';
 import { startGateway } from './_gateway-server.js';
+import { writeBenchmarkSection } from './_benchmarks-md.js';
 
 const K = Number(process.env.BENCH_GATEWAY_K ?? 20);
 const N = Number(process.env.BENCH_GATEWAY_N ?? 200);
@@ -657,16 +658,5 @@ log(`Bench took ${((Date.now() - started) / 1000).toFixed(0)} s.`);
 clearInterval(sender);
 await fake.close();
 
-if (!process.env.BENCH_NO_WRITE) {
-  const file = new URL('../BENCHMARKS.md', import.meta.url);
-  const start = '<!-- bench/gateway.ts:start -->';
-  const end = '<!-- bench/gateway.ts:end -->';
-  const section = `${start}\n${out.join('\n')}\n${end}`;
-  let text = existsSync(file) ? readFileSync(file, 'utf8') : '# Benchmarks\n\n';
-  const a = text.indexOf(start);
-  const b = text.indexOf(end);
-  text = a >= 0 && b > a ? text.slice(0, a) + section + text.slice(b + end.length) : `${text.trimEnd()}\n\n${section}\n`;
-  writeFileSync(file, text);
-  console.log(`\nwrote ${file.pathname}`);
-}
+writeBenchmarkSection('gateway.ts', out);
 process.exit(0);

@@ -17,11 +17,12 @@
  * BENCHMARKS.md is rewritten).
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
+import { writeBenchmarkSection } from './_benchmarks-md.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const RUNS = Number(process.env.BENCH_RUNS ?? 15);
@@ -180,16 +181,4 @@ log(
     (ref ? `; the reference server takes ${f0(pct(ref, 50))} ms.` : '; the reference server is not installed.'),
 );
 
-if (!process.env.BENCH_NO_WRITE) {
-  const file = join(ROOT, 'BENCHMARKS.md');
-  const start = '<!-- bench/mcp-cold-start.ts:start -->';
-  const end = '<!-- bench/mcp-cold-start.ts:end -->';
-  const section = `${start}\n${out.join('\n')}\n${end}`;
-  // Read just before writing: other benches rewrite their own sections of the same file.
-  let text = existsSync(file) ? readFileSync(file, 'utf8') : '# Benchmarks\n\nRun all: `npm run bench` (= `tsx bench/run.ts`).\n\n';
-  const a = text.indexOf(start);
-  const b = text.indexOf(end);
-  text = a >= 0 && b > a ? text.slice(0, a) + section + text.slice(b + end.length) : `${text.trimEnd()}\n\n${section}\n`;
-  writeFileSync(file, text);
-  console.log(`\nwrote ${file}`);
-}
+writeBenchmarkSection('mcp-cold-start.ts', out);

@@ -3,8 +3,6 @@
  * CLI: `voipbin-ai customers create` and `voipbin-ai serve` as real child processes.
  */
 import { afterAll, describe, expect, it } from 'vitest';
-import { spawn } from 'node:child_process';
-import type { ChildProcess } from 'node:child_process';
 import { createHash, randomUUID } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -21,16 +19,17 @@ import {
   ok,
   waitFor,
 } from './fixtures.js';
-import { cliEnv, startTestServer, tempDir } from '../helpers/server.js';
+import { startTestServer, tempDir } from '../helpers/server.js';
+import { exitOf, killAll, runCli } from '../process/helpers.js';
+import type { Child } from '../process/helpers.js';
 import type { TestServer } from '../helpers/server.js';
 
 const dirs: { cleanup: () => void }[] = [];
-const children = new Set<ChildProcess>();
 const servers = new Set<TestServer>();
 
 afterAll(async () => {
   for (const s of servers) await s.close();
-  for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  await killAll();
   for (const d of dirs) d.cleanup();
 });
 
@@ -161,48 +160,13 @@ describe('restart', () => {
 
 // ---- the CLI as child processes
 
-const CLI = ['--import', 'tsx', 'src/cli.ts'];
-
-
-interface Child {
-  proc: ChildProcess;
-  stdout: () => string;
-  stderr: () => string;
-  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-}
-
-function run(args: string[], env: Record<string, string>): Child {
-  const proc = spawn(process.execPath, [...CLI, ...args], { cwd: process.cwd(), env: cliEnv(env), stdio: ['ignore', 'pipe', 'pipe'] });
-  children.add(proc);
-  let out = '';
-  let err = '';
-  proc.stdout!.on('data', (d: Buffer) => (out += d.toString('utf8')));
-  proc.stderr!.on('data', (d: Buffer) => (err += d.toString('utf8')));
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-    proc.once('exit', (code, signal) => resolve({ code, signal })),
-  );
-  return { proc, stdout: () => out, stderr: () => err, exited };
-}
-
-async function exitOf(child: Child, timeoutMs = 20_000) {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`process did not exit in ${timeoutMs} ms; stderr: ${child.stderr()}`)), timeoutMs);
-  });
-  try {
-    return await Promise.race([child.exited, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
 const URL_LINE = /^voipbin-ai: local VoIPBIN API at (http:\/\/127\.0\.0\.1:(\d+)\/v1\.0) \(database .+\)$/;
 const KEY_LINE = /^voipbin-ai: local access key \(shown once, only its hash is stored\): (\S+)$/;
 const NO_KEY_LINE = 'voipbin-ai: the local access key was printed at first start; lost it? restart with VOIPBIN_LOCAL_ACCESSKEY=<a key of your choice> to add that key';
 
 /** Starts `voipbin-ai serve` on port 0 and waits for its whole banner. */
 async function serve(dbPath: string, env: Record<string, string> = {}) {
-  const child = run(['serve'], { HOST: '127.0.0.1', PORT: '0', VOIPBIN_AI_DB: dbPath, LOG_LEVEL: 'debug', ...env });
+  const child = runCli(['serve'], { HOST: '127.0.0.1', PORT: '0', VOIPBIN_AI_DB: dbPath, LOG_LEVEL: 'debug', ...env });
   const lines = await waitFor(
     async () => {
       if (child.proc.exitCode !== null) throw new Error(`serve exited early: ${child.stderr()}`);
@@ -243,7 +207,7 @@ describe('voipbin-ai customers create', () => {
   it('prints {"customer_id","accesskey"}; the key works against a server running on the same file', async () => {
     const dbPath = newDbPath();
     const s = await start(dbPath);
-    const child = run(['customers', 'create', 'acme'], { VOIPBIN_AI_DB: dbPath, VOIPBIN_LOCAL_INITIAL_BALANCE: '321' });
+    const child = runCli(['customers', 'create', 'acme'], { VOIPBIN_AI_DB: dbPath, VOIPBIN_LOCAL_INITIAL_BALANCE: '321' });
     const { code } = await exitOf(child, 30_000);
     expect(code, child.stderr()).toBe(0);
     const lines = child.stdout().trim().split('\n');

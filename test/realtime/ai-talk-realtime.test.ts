@@ -13,7 +13,6 @@ import type { TestServer } from '../helpers/server.js';
 import { createLogger } from '../../src/util/logger.js';
 import { DEFAULT_PRICES } from '../../src/local/context.js';
 import { createCustomer } from '../../src/local/customers.js';
-import { encodeMulaw } from '../../streams/audio/g711.js';
 import { AgentRegistry } from '../../streams/agents/registry.js';
 import { isOpenAIRealtimeConfig, openAIRealtimeAgent } from '../../streams/agents/openai-realtime/agent.js';
 import { FakeOpenAIRealtime } from '../fakes/fake-openai-realtime.js';
@@ -38,18 +37,10 @@ import {
   waitAicall,
   waitCall,
 } from '../flows/helpers.js';
+import { pcmuTone } from './helpers.js';
 
 const KEY = `sk-canary-wholecall-${process.pid}-${Math.random().toString(36).slice(2)}`;
 
-/** `ms` of a `freqHz` tone as pcmu chunks of 20 ms (what the fake streams as output_audio deltas). */
-function pcmuTone(ms: number, freqHz: number): Buffer[] {
-  const pcm = tone(ms * 8, freqHz, 8000);
-  const mu = new Uint8Array(pcm.length);
-  encodeMulaw(pcm, mu);
-  const out: Buffer[] = [];
-  for (let i = 0; i < mu.length; i += 160) out.push(Buffer.from(mu.subarray(i, i + 160)));
-  return out;
-}
 
 function refusals(conn: FakeRealtimeConnection): number {
   return conn.serverEvents.filter((e) => e.type === 'error' && e.error.code === 'conversation_already_has_active_response').length;

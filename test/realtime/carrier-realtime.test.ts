@@ -12,7 +12,6 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { capturedLogs, startTestServer, tempDir } from '../helpers/server.js';
 import type { TestServer } from '../helpers/server.js';
 import { createLogger } from '../../src/util/logger.js';
-import { encodeMulaw } from '../../streams/audio/g711.js';
 import { AgentRegistry } from '../../streams/agents/registry.js';
 import { isOpenAIRealtimeConfig, openAIRealtimeAgent } from '../../streams/agents/openai-realtime/agent.js';
 import { parsePlayoutMark } from '../../streams/protocols/carrier.js';
@@ -22,20 +21,12 @@ import { FakeOpenAIRealtime } from '../fakes/fake-openai-realtime.js';
 import { aimessagesOf, createAi, createFlow, createNumber, freshNumber, tone, until, waitAicall } from '../flows/helpers.js';
 import { openRaw, wsBase } from '../media/helpers.js';
 import { BUFFER_MS, SimulatedTwilio, kind } from '../media/simulated-twilio.js';
+import { pcmuTone } from './helpers.js';
 
 const KEY = `sk-canary-carrier-${process.pid}-${Math.random().toString(36).slice(2)}`;
 const MARK_INTERVAL_MS = MARK_INTERVAL_FRAMES * 20;
 
 
-/** `ms` of a `freqHz` tone as pcmu chunks of 20 ms (what the fake streams as output_audio deltas). */
-function pcmuTone(ms: number, freqHz: number): Buffer[] {
-  const pcm = tone(ms * 8, freqHz, 8000);
-  const mu = new Uint8Array(pcm.length);
-  encodeMulaw(pcm, mu);
-  const out: Buffer[] = [];
-  for (let i = 0; i < mu.length; i += 160) out.push(Buffer.from(mu.subarray(i, i + 160)));
-  return out;
-}
 
 describe('ai_talk with the OpenAI Realtime agent over a Twilio carrier stream (TLS fake)', () => {
   let fake: FakeOpenAIRealtime;

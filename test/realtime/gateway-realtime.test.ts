@@ -14,27 +14,19 @@
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../../src/util/logger.js';
-import { decodeMulaw, encodeMulaw } from '../../streams/audio/g711.js';
+import { decodeMulaw } from '../../streams/audio/g711.js';
 import { AgentRegistry } from '../../streams/agents/registry.js';
 import { isOpenAIRealtimeConfig, openAIRealtimeAgent } from '../../streams/agents/openai-realtime/agent.js';
 import { FakeVoipbin } from '../client/fake-voipbin.js';
 import { FakeOpenAIRealtime } from '../fakes/fake-openai-realtime.js';
-import { goertzel, tone, until } from '../flows/helpers.js';
+import { goertzel, until } from '../flows/helpers.js';
 import { capturedLogs, startTestServer, tempDir } from '../helpers/server.js';
 import type { TestServer } from '../helpers/server.js';
+import { pcmuTone } from './helpers.js';
 
 const ENGINE_KEY = `sk-canary-gateway-rt-${process.pid}-${Math.random().toString(36).slice(2)}`;
 const REMOTE_KEY = `vb-remote-accesskey-rt-${process.pid}-${Math.random().toString(36).slice(2)}`;
 
-/** `ms` of a `freqHz` tone as pcmu chunks of 20 ms (the fake's output_audio deltas). */
-function pcmuTone(ms: number, freqHz: number): Buffer[] {
-  const pcm = tone(ms * 8, freqHz, 6000);
-  const mu = new Uint8Array(pcm.length);
-  encodeMulaw(pcm, mu);
-  const out: Buffer[] = [];
-  for (let i = 0; i < mu.length; i += 160) out.push(Buffer.from(mu.subarray(i, i + 160)));
-  return out;
-}
 
 describe('gateway session with the OpenAI Realtime agent on a remote call (fake cloud + TLS fake)', () => {
   let realtime: FakeOpenAIRealtime;
