@@ -14,7 +14,8 @@ interface ProfileNode {
   hitCount?: number;
 }
 
-export function childIpc(info: Record<string, unknown>, close: () => Promise<void>): void {
+/** `extra` answers more commands (`{cmd: name}` → `{id, ...extra[name]()}`). */
+export function childIpc(info: Record<string, unknown>, close: () => Promise<void>, extra: Record<string, () => Record<string, unknown>> = {}): void {
   const loop = monitorEventLoopDelay({ resolution: 5 });
   loop.enable();
   process.on('message', (m: { cmd: string; id: number; ms?: number }) => {
@@ -56,6 +57,8 @@ export function childIpc(info: Record<string, unknown>, close: () => Promise<voi
         const top = [...byFn].sort((a, b) => b[1] - a[1]).slice(0, 10).map(([fn, hits]) => ({ fn, pct: (100 * hits) / Math.max(1, busy) }));
         const files = [...byFile].sort((a, b) => b[1] - a[1]).slice(0, 10).map(([fn, hits]) => ({ fn, pct: (100 * hits) / Math.max(1, busy) }));
         process.send!({ id: m.id, top, files, samples: total, busyPct: (100 * busy) / Math.max(1, total) });
+      } else if (extra[m.cmd]) {
+        process.send!({ id: m.id, ...extra[m.cmd]!() });
       } else if (m.cmd === 'exit') {
         await close().catch(() => {});
         process.send!({ id: m.id }, () => process.exit(0));

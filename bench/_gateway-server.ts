@@ -63,5 +63,25 @@ if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1] && pro
     apiKey: env.BENCH_FAKE_KEY!,
     dir: env.BENCH_DIR!,
   });
-  childIpc({ url: gw.url, key: gw.key, number: gw.number }, () => gw.close());
+  // BENCH_RECORD=1 (parts 1-2 of bench/gateway.ts): the clock's ticks and, per session in the
+  // order they started, when the agent saw speech_started and when the playout was cleared, all on
+  // CLOCK_MONOTONIC (process.hrtime), the clock the bench process stamps with too.
+  const ticks: number[] = [];
+  const sessions: { speech: number[]; cleared: number[] }[] = [];
+  if (env.BENCH_RECORD === '1') {
+    const now = (): number => Number(process.hrtime.bigint()) / 1e6;
+    gw.server.engine.clock.add(() => ticks.push(now()));
+    const previous = gw.server.engine.sessionObserver;
+    gw.server.engine.sessionObserver = (session) => {
+      const theirs = previous?.(session);
+      const rec = { speech: [] as number[], cleared: [] as number[] };
+      sessions.push(rec);
+      return (record) => {
+        theirs?.(record);
+        if (record.event.type === 'speech_started') rec.speech.push(now());
+        else if (record.event.type === 'playout_cleared') rec.cleared.push(now());
+      };
+    };
+  }
+  childIpc({ url: gw.url, key: gw.key, number: gw.number }, () => gw.close(), { records: () => ({ ticks, sessions }) });
 }

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { createLlmProvider, LlmError } from '../../src/providers/llm/index.js';
+import { createLlmProvider, ProviderError } from '../../src/providers/llm/index.js';
 import type { LlmProvider, LlmProviderOptions, LlmRequest } from '../../src/providers/llm/index.js';
 import { startFakeOpenAiChat } from './fake-openai-chat.js';
 import type { FakeOpenAiChat } from './fake-openai-chat.js';
@@ -111,7 +111,7 @@ describe('complete()', () => {
 
   it('rejects a tool message without tool_call_id before sending', async () => {
     const err = await failure(llm().complete({ messages: [{ role: 'tool', content: 'x' }] }));
-    expect(err).toBeInstanceOf(LlmError);
+    expect(err).toBeInstanceOf(ProviderError);
     expect(err.code).toBe('invalid_request');
     expect(fake.requests).toHaveLength(0);
   });
@@ -153,12 +153,12 @@ describe('stream()', () => {
     await expect.poll(() => fake.requests[0]?.closedEarly).toBe(true);
   });
 
-  it('times out a stalled stream with LlmError timeout', async () => {
+  it('times out a stalled stream with ProviderError timeout', async () => {
     fake.script = { text: 'never finished', stallAfterEvents: 2 };
     const deltas: string[] = [];
     const t0 = Date.now();
     const err = await failure(llm('openai.gpt-4o', { timeoutMs: 300 }).stream({ messages: [{ role: 'user', content: 'x' }] }, (d) => deltas.push(d)));
-    expect(err).toBeInstanceOf(LlmError);
+    expect(err).toBeInstanceOf(ProviderError);
     expect(err.code).toBe('timeout');
     expect(deltas).toEqual(['nev']);
     expect(Date.now() - t0).toBeLessThan(3000);
@@ -166,14 +166,14 @@ describe('stream()', () => {
 });
 
 describe('errors', () => {
-  it('auth error → LlmError 401 without the key, even when the server echoes it', async () => {
+  it('auth error → ProviderError 401 without the key, even when the server echoes it', async () => {
     const wrongKey = 'sk-wrong-secret-key-987654321';
     fake.script = { echoKeyInErrors: true };
     for (const call of ['complete', 'stream'] as const) {
       const p = llm('openai.gpt-4o', { apiKey: wrongKey });
       const req = { messages: [{ role: 'user' as const, content: 'x' }] };
       const err = await failure(call === 'complete' ? p.complete(req) : p.stream(req, () => {}));
-      expect(err).toBeInstanceOf(LlmError);
+      expect(err).toBeInstanceOf(ProviderError);
       expect(err.status).toBe(401);
       expect(err.code).toBe('invalid_api_key');
       expect(err.provider).toBe('openai');
@@ -191,29 +191,29 @@ describe('errors', () => {
     expect(err.message).toContain('[redacted]');
   });
 
-  it('429 → LlmError with status, code and request id', async () => {
+  it('429 → ProviderError with status, code and request id', async () => {
     fake.script = { failWith: { status: 429, message: 'Rate limit reached for gpt-4o', type: 'requests', code: 'rate_limit_exceeded' } };
     const err = await failure(llm().complete({ messages: [{ role: 'user', content: 'x' }] }));
-    expect(err).toBeInstanceOf(LlmError);
+    expect(err).toBeInstanceOf(ProviderError);
     expect(err.status).toBe(429);
     expect(err.code).toBe('rate_limit_exceeded');
     expect(err.requestId).toBe('req_fake_123');
     expect(err.message).toContain('Rate limit reached');
   });
 
-  it('500 is retried maxRetries times, then LlmError 500', async () => {
+  it('500 is retried maxRetries times, then ProviderError 500', async () => {
     fake.script = { failWith: { status: 500, message: 'The server had an error', type: 'server_error' } };
     const err = await failure(llm('mistral.mistral-small-latest', { maxRetries: 1 }).stream({ messages: [{ role: 'user', content: 'x' }] }, () => {}));
-    expect(err).toBeInstanceOf(LlmError);
+    expect(err).toBeInstanceOf(ProviderError);
     expect(err.status).toBe(500);
     expect(err.code).toBe('server_error');
     expect(err.provider).toBe('mistral');
     expect(fake.requests).toHaveLength(2);
   });
 
-  it('an unreachable server → LlmError network', async () => {
+  it('an unreachable server → ProviderError network', async () => {
     const err = await failure(llm('ollama.llama3.2', { baseUrl: 'http://127.0.0.1:1/v1', apiKey: '' }).complete({ messages: [{ role: 'user', content: 'x' }] }));
-    expect(err).toBeInstanceOf(LlmError);
+    expect(err).toBeInstanceOf(ProviderError);
     expect(err.code).toBe('network');
     expect(err.status).toBeUndefined();
   });

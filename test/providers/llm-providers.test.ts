@@ -3,7 +3,7 @@ import {
   createLlmProvider,
   llmBaseUrlFromEnv,
   llmProviderFromEnv,
-  LlmError,
+  ProviderError,
   OPENAI_COMPATIBLE_BASE_URLS,
   OpenAiCompatibleLlm,
 } from '../../src/providers/llm/index.js';
@@ -58,7 +58,7 @@ describe('createLlmProvider', () => {
     (engineModel) => {
       const provider = engineModel.slice(0, engineModel.indexOf('.'));
       const err = thrown(() => createLlmProvider(engineModel, { apiKey: 'key-123456789' }));
-      expect(err).toBeInstanceOf(LlmError);
+      expect(err).toBeInstanceOf(ProviderError);
       expect(err.provider).toBe(provider);
       expect(err.code).toBe('unsupported_provider');
       expect(err.message).toContain(`LLM provider ${provider} is not supported by the local runtime yet`);
@@ -69,7 +69,7 @@ describe('createLlmProvider', () => {
   it('rejects malformed engine models and unknown providers', () => {
     for (const bad of ['gpt-4o', '', 'openai.', '.gpt', 'foo.bar']) {
       const err = thrown(() => createLlmProvider(bad, { apiKey: 'key-123456789' }));
-      expect(err).toBeInstanceOf(LlmError);
+      expect(err).toBeInstanceOf(ProviderError);
       expect(err.code).toBe('invalid_engine_model');
     }
   });
@@ -127,9 +127,9 @@ describe('base URL from env', () => {
       const err = await llmProviderFromEnv('grok.grok-3', env, { maxRetries: 0 })
         .complete({ messages: [{ role: 'user', content: 'hi' }] })
         .catch((e: unknown) => e);
-      expect(err).toBeInstanceOf(LlmError);
-      expect((err as LlmError).status).toBe(401);
-      expect((err as LlmError).message).not.toContain('xai-wrong-key-000000');
+      expect(err).toBeInstanceOf(ProviderError);
+      expect((err as ProviderError).status).toBe(401);
+      expect((err as ProviderError).message).not.toContain('xai-wrong-key-000000');
     });
   });
 });

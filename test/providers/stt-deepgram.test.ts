@@ -2,8 +2,8 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { DeepgramStt, deepgramWsBase, parseDeepgramResults } from '../../src/providers/stt/deepgram.js';
-import { SttError } from '../../src/providers/stt/index.js';
-import type { SttError as SttErrorType, SttStream, SttTranscript } from '../../src/providers/stt/index.js';
+import { ProviderError } from '../../src/providers/stt/index.js';
+import type { ProviderError as SttErrorType, SttStream, SttTranscript } from '../../src/providers/stt/index.js';
 import { concatPcm, startFakeDeepgramLive, tone } from './fake-deepgram-live.js';
 import type { FakeDeepgramLive } from './fake-deepgram-live.js';
 
@@ -178,7 +178,7 @@ describe('deepgram live STT: failures', () => {
   it('rejects open() with the status and err_msg of a refused handshake', async () => {
     const stt = new DeepgramStt({ apiKey: 'wrong-key-but-long-enough', baseUrl: fake.baseUrl });
     const err = await rejection(stt.open({ sampleRateHz: 16000 }));
-    expect(err).toBeInstanceOf(SttError);
+    expect(err).toBeInstanceOf(ProviderError);
     expect(err).toMatchObject({ provider: 'deepgram', status: 401, code: 'INVALID_AUTH', requestId: 'fake-req-0001' });
     expect(err.message).toContain('Invalid credentials.');
     expect(fake.refused).toEqual([401]);
@@ -216,7 +216,7 @@ describe('deepgram live STT: failures', () => {
     fake.behavior.hangHandshake = true;
     const stt = new DeepgramStt({ apiKey: fake.apiKey, baseUrl: fake.baseUrl, connectTimeoutMs: 150 });
     const err = await rejection(stt.open({ sampleRateHz: 16000 }));
-    expect(err).toBeInstanceOf(SttError);
+    expect(err).toBeInstanceOf(ProviderError);
     expect(err.code).toBe('timeout');
   });
 });

@@ -1,11 +1,11 @@
 /**
  * The behaviour every TTS adapter shares, run against each provider's loopback fake: exact PCM
- * across odd chunk boundaries, errors as TtsError without the key, abort, cancel and timeouts.
+ * across odd chunk boundaries, errors as ProviderError without the key, abort, cancel and timeouts.
  */
 import { createServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { TtsError } from '../../src/providers/tts/index.js';
+import { ProviderError } from '../../src/providers/tts/index.js';
 import { redact } from '../../src/util/logger.js';
 import { knownPcm, startFakeTts } from './fake-tts-servers.js';
 import type { FakeProvider, FakeTtsServer } from './fake-tts-servers.js';
@@ -59,11 +59,11 @@ describe.each(['openai', 'elevenlabs', 'deepgram'] as const)('%s adapter', (name
     expect(Array.from(samples)).toEqual(Array.from(knownPcm(RATES[name])));
   });
 
-  it('maps a wrong key to TtsError 401 whose message holds no key, even when the server echoes it', async () => {
+  it('maps a wrong key to ProviderError 401 whose message holds no key, even when the server echoes it', async () => {
     reset({ echoKeyInErrors: true });
     const wrongKey = `${name}-wrong-key-0123456789abcdef`;
     const err = await failureOf(providerFor(fake, { apiKey: wrongKey }), { text: 'hi' });
-    expect(err).toBeInstanceOf(TtsError);
+    expect(err).toBeInstanceOf(ProviderError);
     expect(err.provider).toBe(name);
     expect(err.status).toBe(401);
     expect(err.message).toMatch(new RegExp(`^${name} TTS failed: HTTP 401`));
@@ -123,11 +123,11 @@ describe.each(['openai', 'elevenlabs', 'deepgram'] as const)('%s adapter', (name
     await waitFor(() => fake.requests[0]?.closedEarly === true);
   });
 
-  it('times out with TtsError code "timeout" when the stream stalls', async () => {
+  it('times out with ProviderError code "timeout" when the stream stalls', async () => {
     reset({ stallAfterBytes: 600 });
     const started = Date.now();
     const err = await failureOf(providerFor(fake, { timeoutMs: 150 }), { text: 'hi' });
-    expect(err).toBeInstanceOf(TtsError);
+    expect(err).toBeInstanceOf(ProviderError);
     expect(err.code).toBe('timeout');
     expect(err.status).toBeUndefined();
     expect(Date.now() - started).toBeLessThan(3000);
@@ -137,18 +137,18 @@ describe.each(['openai', 'elevenlabs', 'deepgram'] as const)('%s adapter', (name
   it('times out when the response headers never come', async () => {
     reset({ headerDelayMs: 5000 });
     const err = await failureOf(providerFor(fake, { timeoutMs: 150 }), { text: 'hi' });
-    expect(err).toBeInstanceOf(TtsError);
+    expect(err).toBeInstanceOf(ProviderError);
     expect(err.code).toBe('timeout');
   });
 
-  it('maps a refused connection to TtsError without the URL or the key', async () => {
+  it('maps a refused connection to ProviderError without the URL or the key', async () => {
     const probe = createServer();
     await new Promise<void>((r) => probe.listen(0, '127.0.0.1', r));
     const { port } = probe.address() as AddressInfo;
     await new Promise<void>((r) => probe.close(() => r()));
     const base = name === 'openai' ? `http://127.0.0.1:${port}/v1` : `http://127.0.0.1:${port}`;
     const err = await failureOf(providerFor(fake, { baseUrl: base, timeoutMs: 5000 }), { text: 'hi' });
-    expect(err).toBeInstanceOf(TtsError);
+    expect(err).toBeInstanceOf(ProviderError);
     expect(err.status).toBeUndefined();
     expect(err.message).not.toContain(String(port));
     expect(err.message).not.toContain(fake.apiKey);

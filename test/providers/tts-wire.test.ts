@@ -3,7 +3,7 @@
  * each provider's own error shapes, against the loopback fakes.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTtsProvider, TtsError } from '../../src/providers/tts/index.js';
+import { createTtsProvider, ProviderError } from '../../src/providers/tts/index.js';
 import { ELEVENLABS_BUILTIN_VOICES } from '../../src/providers/tts/elevenlabs.js';
 import { knownPcm, startFakeDeepgram, startFakeElevenLabs, startFakeOpenAi } from './fake-tts-servers.js';
 import type { FakeTtsServer } from './fake-tts-servers.js';
@@ -46,7 +46,7 @@ describe('openai wire format', () => {
   it("reports OpenAI's error JSON: status, code and message (the masked key is not the key)", async () => {
     fresh(fake);
     const err = await failureOf(providerFor(fake, { apiKey: 'sk-wrong-0123456789abcdef' }), { text: 'hi' });
-    expect(err).toBeInstanceOf(TtsError);
+    expect(err).toBeInstanceOf(ProviderError);
     expect(err.status).toBe(401);
     expect(err.code).toBe('invalid_api_key');
     expect(err.message).toContain('Incorrect API key provided');
@@ -114,7 +114,7 @@ describe('elevenlabs wire format', () => {
   it('reads {detail:{status,message}} and FastAPI validation errors', async () => {
     fresh(fake);
     const notFound = await failureOf(providerFor(fake), { text: 'x', voiceId: 'missing-voice' });
-    expect(notFound).toBeInstanceOf(TtsError);
+    expect(notFound).toBeInstanceOf(ProviderError);
     expect(notFound.status).toBe(404);
     expect(notFound.code).toBe('voice_not_found');
     expect(notFound.message).toBe('elevenlabs TTS failed: HTTP 404 voice_not_found: A voice with the voice_id missing-voice was not found.');
@@ -163,7 +163,7 @@ describe('deepgram wire format', () => {
   it('reads {err_code, err_msg, request_id}', async () => {
     fresh(fake);
     const err = await failureOf(providerFor(fake), { text: 'x', voiceId: 'aura-2-nobody-en' });
-    expect(err).toBeInstanceOf(TtsError);
+    expect(err).toBeInstanceOf(ProviderError);
     expect(err.status).toBe(400);
     expect(err.code).toBe('INVALID_QUERY_PARAMETER');
     expect(err.requestId).toMatch(/^00000000-/);

@@ -41,7 +41,8 @@ export function liveCallPort(call: LiveCall, name: string, options: PlayoutOptio
   const party = call.party;
   const sendMark = party?.sendMark ? (mark: string) => party.sendMark!(mark) : undefined;
   const acknowledged = sendMark !== undefined;
-  const source = call.addMixSource(new PlayoutSource(name, acknowledged ? { ...options, played: 'acknowledged' } : options));
+  // A carrier leg has its own jitter buffer: no start cushion here, each frame goes out as it comes.
+  const source = call.addMixSource(new PlayoutSource(name, acknowledged ? { cushionFrames: 0, ...options, played: 'acknowledged' } : options));
   const playout = source.playout;
   let offOut: (() => void) | undefined;
   let offMarks: (() => void) | undefined;
@@ -85,6 +86,8 @@ export function liveCallPort(call: LiveCall, name: string, options: PlayoutOptio
     onAudio: (listener) => call.tap(listener),
     play(samples8k, responseId) {
       playout.play(samples8k, responseId);
+      // The period's frame may still be open: the first frame of a response goes out now.
+      call.wake();
     },
     clear() {
       // Acknowledged mode: played is what the carrier confirmed before this clear.

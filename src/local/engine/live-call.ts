@@ -48,25 +48,36 @@ export const INBOUND_BUFFER_FRAMES = 50;
  * busy event loop, ticks the clock had to skip) would add its length to the call's latency for
  * good. So every {@link TRIM_WINDOW_TICKS} ticks (500 ms), if the party kept sending in real time
  * (frames arrived in at least half of the window's ticks) and the buffer never held fewer than
- * {@link TRIM_TARGET_FRAMES} + 1 frames, the oldest frames above that cushion are dropped
+ * {@link TRIM_TARGET_FRAMES} + 1 frames after a tick, the oldest frames above that are dropped
  * (counted apart from overflow drops). A burst followed by a pause is never trimmed: it arrives
  * within a tick or two, so it is played out whole, at 50 frames/s.
  */
 export const TRIM_WINDOW_TICKS = 25;
-/** Frames of standing backlog a trim keeps (one frame absorbs a sender's normal jitter). */
+/**
+ * Frames of standing backlog a trim keeps. One: a sender that paces itself a frame ahead (our
+ * own pacer does) would otherwise lose 20 ms of audio at every trim.
+ */
 export const TRIM_TARGET_FRAMES = 1;
+/**
+ * How far the taps may run behind the clock waiting for a late frame: a frame may still arrive
+ * this many periods after its own and be delivered on arrival, before silence takes its place.
+ * One period absorbs a sender whose frames land around the tick (jitter of a few ms either way)
+ * without a gap or a frame of added latency; a real gap reaches the taps as silence 20-40 ms late.
+ */
+export const INBOUND_GRACE_FRAMES = 1;
 
 /**
  * The media and live state of one call: the party's audio fans out to taps (media streams,
  * agents, a bridged peer); sources (talk, injections, the peer) are mixed into what the party
  * hears, one frame per clock tick.
  *
- * Both directions run on the media clock. What the party says goes into a bounded jitter buffer
- * and every tick hands the taps exactly one frame: the oldest buffered one, or silence when the
- * party said nothing. So every tap (media_stream, bridge, transcription, agent) sees one
- * continuous real-time stream, 50 frames/s from answer to hangup, whatever the party's send
- * pattern. Nothing is prefilled: a frame waits at most until the next tick (<= 20 ms), and a
- * sender in real time keeps the buffer at 0-1 frames (one more after each late arrival).
+ * Both directions run on the media clock. Inbound, every tick opens one frame of delivery credit:
+ * a frame from the party is handed to the taps (media_stream, bridge, transcription, agent) the
+ * moment it arrives if there is credit, else it waits in a bounded jitter buffer for the next
+ * tick; a period that passed with no frame (plus {@link INBOUND_GRACE_FRAMES} of grace) is filled
+ * with silence. So every tap sees one continuous real-time stream, 50 frames/s from answer to
+ * hangup, whatever the party's send pattern, and a sender in real time is forwarded with no wait
+ * for the clock. Outbound, each tick mixes the sources into one frame for the party.
  */
 export class LiveCall {
   row: Row;
@@ -105,10 +116,7 @@ export class LiveCall {
   private inHead = 0;
   /** Frames buffered. */
   private inCount = 0;
-  /**
-   * The one frame handed to the taps each tick (a copy of the slot, or zeros). A separate array
-   * rather than the slot itself: a tap that scribbles on its frame cannot corrupt buffered audio.
-   */
+  /** The frame handed to the taps (a copy of the arriving frame or of a slot, or zeros). */
   private readonly tapFrame = new Int16Array(FRAME_SAMPLES);
   /** Inbound frames dropped because the jitter buffer was full (oldest first). */
   droppedInboundFrames = 0;
@@ -122,6 +130,14 @@ export class LiveCall {
   private windowTicksWithArrivals = 0;
   /** A frame arrived since the last tick. */
   private arrived = false;
+  /**
+   * Inbound delivery credit: periods the clock has opened minus frames handed to the taps. An
+   * arriving frame is delivered at once while it is positive; the tick fills with silence what
+   * goes beyond the grace.
+   */
+  private inCredit = 0;
+  /** This period's outbound frame is still open (see {@link tick}). */
+  private outOwed = false;
 
   constructor(row: Row, party?: Party) {
     this.row = row;
@@ -165,8 +181,9 @@ export class LiveCall {
   }
 
   /**
-   * Listens to the party's audio: one 20 ms frame per clock tick from the next tick on, silence
-   * included (a reused array: copy to keep). Returns the unsubscribe.
+   * Listens to the party's audio: 20 ms frames, 50 a second, silence included, each as it
+   * arrives from the party or at a clock tick (a reused array: copy to keep). Returns the
+   * unsubscribe.
    */
   tap(listener: FrameListener): () => void {
     this.taps.add(listener);
@@ -219,8 +236,18 @@ export class LiveCall {
     return this.inCount;
   }
 
-  /** A complete inbound frame from the framer: into the ring, dropping the oldest when full. */
+  /**
+   * A complete inbound frame from the framer: to the taps at once while there is credit (see
+   * {@link inCredit}), else into the ring, dropping the oldest when full.
+   */
   private buffer(frame: Int16Array): void {
+    this.arrived = true;
+    if (this.inCredit > 0 && this.inCount === 0) {
+      this.inCredit--;
+      this.tapFrame.set(frame);
+      this.runTaps();
+      return;
+    }
     const cap = INBOUND_BUFFER_FRAMES;
     if (this.inCount === cap) {
       // Full: the oldest frame is the most out of date; drop it so latency stays bounded.
@@ -231,7 +258,6 @@ export class LiveCall {
     if (tail >= cap) tail -= cap;
     this.inSlots[tail]!.set(frame);
     this.inCount++;
-    this.arrived = true;
   }
 
   /** Drops the `n` oldest buffered frames. */
@@ -240,22 +266,40 @@ export class LiveCall {
     this.inCount -= n;
   }
 
-  /** Hands the taps this tick's inbound frame: the oldest buffered one, or silence. */
+  /**
+   * The tick's inbound side: one more frame of credit; buffered frames go out while there is
+   * credit; a period left empty beyond the grace becomes silence.
+   */
   private deliver(): void {
-    const frame = this.tapFrame;
-    if (this.inCount > 0) {
-      frame.set(this.inSlots[this.inHead]!);
+    this.inCredit++;
+    while (this.inCredit > 0 && this.inCount > 0) {
+      this.inCredit--;
+      this.tapFrame.set(this.inSlots[this.inHead]!);
       this.inHead = this.inHead + 1 === INBOUND_BUFFER_FRAMES ? 0 : this.inHead + 1;
       this.inCount--;
-    } else {
-      frame.fill(0);
+      this.runTaps();
+      if (this.ended) return;
+    }
+    while (this.inCredit > INBOUND_GRACE_FRAMES + 1) {
+      this.inCredit--;
+      this.tapFrame.fill(0);
+      this.runTaps();
+      if (this.ended) return;
     }
     this.trimLatency();
-    if (this.taps.size === 0) return;
+  }
+
+  /**
+   * Hands the taps {@link tapFrame} (a copy, not a ring slot: a tap that scribbles on its frame
+   * cannot corrupt buffered audio).
+   */
+  private runTaps(): void {
+    const frame = this.tapFrame;
     for (const t of this.taps) {
-      // Taps now run inside the clock's tick, which carries every call of the process: a failing
-      // tap (an agent's audioIn, say) must not stop the other taps, this call's outbound frame or
-      // the other calls' ticks. (try/catch in a loop costs nothing measurable in V8.)
+      // Taps run inside the clock's tick (or a party's message), which carries every call of the
+      // process: a failing tap (an agent's audioIn, say) must not stop the other taps, this
+      // call's outbound frame or the other calls' ticks. (try/catch in a loop costs nothing
+      // measurable in V8.)
       try {
         t(frame);
       } catch {
@@ -281,22 +325,53 @@ export class LiveCall {
   }
 
   /**
-   * One clock tick, both directions: one frame of the party's audio to the taps, then one frame
-   * of every source mixed and sent to the party.
+   * One clock tick, both directions: the party's audio to the taps (see {@link deliver}), then
+   * the sources mixed into this period's frame for the party. A period whose sources are all
+   * silent at the tick keeps its frame open until the next tick: audio that a source gets in the
+   * meantime ({@link wake}) goes out at once instead of waiting up to 20 ms for the clock, and
+   * otherwise the next tick sends the silence. So the party still gets exactly one frame per
+   * period, and never more than one frame ahead of the clock.
    */
   tick(): void {
     if (!this.answered || this.ended) return;
     this.deliver();
     // A tap may have ended the call: nothing more to send then.
     if (this.ended) return;
+    if (this.outOwed) {
+      // The previous period stayed silent: its frame, then this one's.
+      this.out.fill(0);
+      this.sendOut();
+    }
+    this.outOwed = !this.mixAndSend();
+  }
+
+  /**
+   * A source got audio between two ticks (an agent's playout): if this period's frame is still
+   * open, mix and send it now.
+   */
+  wake(): void {
+    if (!this.outOwed || !this.answered || this.ended) return;
+    if (this.mixAndSend()) this.outOwed = false;
+  }
+
+  /** Mixes the sources; sends the frame when any contributed audio. True when sent. */
+  private mixAndSend(): boolean {
     this.mix.fill(0);
-    for (const s of this.sources) s.mixInto(this.mix);
+    let audible = false;
+    for (const s of this.sources) if (s.mixInto(this.mix)) audible = true;
+    if (!audible) return false;
     const out = this.out;
     for (let i = 0; i < FRAME_SAMPLES; i++) {
       const v = this.mix[i]!;
       out[i] = v > 32767 ? 32767 : v < -32768 ? -32768 : v;
     }
-    // A real call carries audio continuously (silence included), so the party always gets a frame.
+    this.sendOut();
+    return true;
+  }
+
+  /** {@link out} to the party (a real call carries audio continuously, silence included) and the out taps. */
+  private sendOut(): void {
+    const out = this.out;
     this.party?.sendAudio(out);
     for (const t of this.outTaps) t(out);
   }

@@ -3,11 +3,11 @@
  */
 import { PROVIDER_KEY_ENV, parseEngineModel } from '../../catalog/ai.js';
 import { OPENAI_COMPATIBLE_BASE_URLS, OpenAiCompatibleLlm, isOpenAiCompatibleProvider } from './openai-compatible.js';
-import { LlmError } from './types.js';
+import { ProviderError } from './types.js';
 import type { LlmProvider, LlmProviderOptions } from './types.js';
 
-export { LlmError } from './types.js';
-export type { LlmErrorInit, LlmMessage, LlmProvider, LlmProviderOptions, LlmRequest, LlmResponse, LlmTool, LlmToolCall } from './types.js';
+export { ProviderError } from './types.js';
+export type { ProviderErrorInit, LlmMessage, LlmProvider, LlmProviderOptions, LlmRequest, LlmResponse, LlmTool, LlmToolCall } from './types.js';
 export {
   DEFAULT_LLM_MAX_RETRIES,
   DEFAULT_LLM_TIMEOUT_MS,
@@ -22,18 +22,18 @@ export const LLM_PROVIDER_NAMES: readonly string[] = Object.keys(OPENAI_COMPATIB
 
 /**
  * The adapter for `engineModel` (`<provider>.<model>`; the model may contain dots and slashes).
- * Throws {@link LlmError} (`invalid_engine_model`, `unsupported_provider`, `missing_api_key`, ...)
+ * Throws {@link ProviderError} (`invalid_engine_model`, `unsupported_provider`, `missing_api_key`, ...)
  * for what it cannot serve.
  */
 export function createLlmProvider(engineModel: string, opts: LlmProviderOptions): LlmProvider {
   const parsed = parseEngineModel(engineModel);
   if ('error' in parsed) {
     const dot = typeof engineModel === 'string' ? engineModel.indexOf('.') : -1;
-    throw new LlmError(dot > 0 ? engineModel.slice(0, dot) : '', parsed.error, { code: 'invalid_engine_model' });
+    throw new ProviderError('llm', dot > 0 ? engineModel.slice(0, dot) : '', parsed.error, { code: 'invalid_engine_model' });
   }
   const { provider, model } = parsed;
   if (!isOpenAiCompatibleProvider(provider)) {
-    throw new LlmError(
+    throw new ProviderError('llm', 
       provider,
       `LLM provider ${provider} is not supported by the local runtime yet (engine_model ${JSON.stringify(engineModel)}); ` +
         `supported here: ${LLM_PROVIDER_NAMES.join(', ')}`,

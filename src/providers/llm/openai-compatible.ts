@@ -17,7 +17,7 @@ import type {
   ChatCompletionMessageParam,
 } from 'openai/resources/chat/completions';
 import { redact, registerSecret } from '../../util/logger.js';
-import { LlmError } from './types.js';
+import { ProviderError } from './types.js';
 import type { LlmMessage, LlmProvider, LlmProviderOptions, LlmRequest, LlmResponse } from './types.js';
 
 /** Default API roots of the providers served by this adapter. */
@@ -54,10 +54,10 @@ export function resolveLlmBaseUrl(provider: OpenAiCompatibleProvider, baseUrl: s
   try {
     parsed = new URL(base);
   } catch {
-    throw new LlmError(provider, `${provider} LLM: the base URL is not a valid URL`, { code: 'invalid_base_url' });
+    throw new ProviderError('llm', provider, `${provider} LLM: the base URL is not a valid URL`, { code: 'invalid_base_url' });
   }
   if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') {
-    throw new LlmError(provider, `${provider} LLM: the base URL must be http(s)`, { code: 'invalid_base_url' });
+    throw new ProviderError('llm', provider, `${provider} LLM: the base URL must be http(s)`, { code: 'invalid_base_url' });
   }
   return base;
 }
@@ -76,22 +76,22 @@ export class OpenAiCompatibleLlm implements LlmProvider {
   constructor(provider: OpenAiCompatibleProvider, model: string, opts: LlmProviderOptions) {
     this.provider = provider;
     this.model = model.trim();
-    if (!this.model) throw new LlmError(provider, `${provider} LLM: a model is required`, { code: 'invalid_engine_model' });
+    if (!this.model) throw new ProviderError('llm', provider, `${provider} LLM: a model is required`, { code: 'invalid_engine_model' });
     const key = typeof opts.apiKey === 'string' ? opts.apiKey.trim() : '';
     registerSecret(opts.apiKey);
     registerSecret(key);
-    if (/\s/.test(key)) throw new LlmError(provider, `${provider} LLM: the API key contains whitespace`, { code: 'invalid_api_key' });
+    if (/\s/.test(key)) throw new ProviderError('llm', provider, `${provider} LLM: the API key contains whitespace`, { code: 'invalid_api_key' });
     // A local Ollama ignores the key, but the client needs one.
-    if (!key && provider !== 'ollama') throw new LlmError(provider, `${provider} LLM: an API key is required`, { code: 'missing_api_key' });
+    if (!key && provider !== 'ollama') throw new ProviderError('llm', provider, `${provider} LLM: an API key is required`, { code: 'missing_api_key' });
     this.apiKey = key || 'ollama';
     this.baseUrl = resolveLlmBaseUrl(provider, opts.baseUrl);
     this.timeoutMs = opts.timeoutMs ?? DEFAULT_LLM_TIMEOUT_MS;
     if (!Number.isFinite(this.timeoutMs) || this.timeoutMs <= 0) {
-      throw new LlmError(provider, `${provider} LLM: timeoutMs must be a positive number`, { code: 'invalid_option' });
+      throw new ProviderError('llm', provider, `${provider} LLM: timeoutMs must be a positive number`, { code: 'invalid_option' });
     }
     const maxRetries = opts.maxRetries ?? DEFAULT_LLM_MAX_RETRIES;
     if (!Number.isInteger(maxRetries) || maxRetries < 0) {
-      throw new LlmError(provider, `${provider} LLM: maxRetries must be a non-negative integer`, { code: 'invalid_option' });
+      throw new ProviderError('llm', provider, `${provider} LLM: maxRetries must be a non-negative integer`, { code: 'invalid_option' });
     }
     this.client = new OpenAI({
       apiKey: this.apiKey,
@@ -110,7 +110,7 @@ export class OpenAiCompatibleLlm implements LlmProvider {
     try {
       const res = await this.client.chat.completions.create({ ...this.params(req), stream: false }, { signal: req.signal });
       const choice = res.choices?.[0];
-      if (!choice) throw new LlmError(this.provider, `${this.provider} LLM: the response has no choices`, { code: 'bad_response' });
+      if (!choice) throw new ProviderError('llm', this.provider, `${this.provider} LLM: the response has no choices`, { code: 'bad_response' });
       const toolCalls = (choice.message.tool_calls ?? []).flatMap((tc) =>
         tc.type === 'function' ? [{ id: tc.id, name: tc.function.name, arguments: tc.function.arguments ?? '' }] : [],
       );
@@ -217,39 +217,39 @@ export class OpenAiCompatibleLlm implements LlmProvider {
         return { role: 'assistant', content: m.content };
       case 'tool':
         if (!m.tool_call_id) {
-          throw new LlmError(this.provider, `${this.provider} LLM: a tool message needs tool_call_id`, { code: 'invalid_request' });
+          throw new ProviderError('llm', this.provider, `${this.provider} LLM: a tool message needs tool_call_id`, { code: 'invalid_request' });
         }
         return { role: 'tool', tool_call_id: m.tool_call_id, content: m.content };
       default:
-        throw new LlmError(this.provider, `${this.provider} LLM: unknown message role ${JSON.stringify((m as { role: unknown }).role)}`, {
+        throw new ProviderError('llm', this.provider, `${this.provider} LLM: unknown message role ${JSON.stringify((m as { role: unknown }).role)}`, {
           code: 'invalid_request',
         });
     }
   }
 
-  /** Our abort → `signal.reason`; anything else → a scrubbed {@link LlmError}. */
+  /** Our abort → `signal.reason`; anything else → a scrubbed {@link ProviderError}. */
   private mapError(err: unknown, signal: AbortSignal | undefined, timedOut: boolean): unknown {
     if (signal?.aborted) return signal.reason ?? err;
-    if (err instanceof LlmError) return err;
+    if (err instanceof ProviderError) return err;
     const p = this.provider;
     if (timedOut || err instanceof OpenAI.APIConnectionTimeoutError) {
-      return new LlmError(p, `${p} LLM: no response within ${this.timeoutMs} ms`, { code: 'timeout' });
+      return new ProviderError('llm', p, `${p} LLM: no response within ${this.timeoutMs} ms`, { code: 'timeout' });
     }
     if (err instanceof OpenAI.APIConnectionError) {
-      return new LlmError(p, `${p} LLM: cannot reach the API (${this.scrub(err.message)})`, { code: 'network', cause: err.cause });
+      return new ProviderError('llm', p, `${p} LLM: cannot reach the API (${this.scrub(err.message)})`, { code: 'network', cause: err.cause });
     }
-    if (err instanceof OpenAI.APIUserAbortError) return new LlmError(p, `${p} LLM: the request was aborted`, { code: 'aborted' });
+    if (err instanceof OpenAI.APIUserAbortError) return new ProviderError('llm', p, `${p} LLM: the request was aborted`, { code: 'aborted' });
     if (err instanceof OpenAI.APIError) {
       const code = err.code ?? err.type ?? undefined;
       const message = err.status ? err.message : `error in the response stream: ${err.message}`;
-      return new LlmError(p, `${p} LLM: ${this.scrub(message)}`, {
+      return new ProviderError('llm', p, `${p} LLM: ${this.scrub(message)}`, {
         status: err.status,
         code: code ? String(code) : undefined,
         requestId: err.requestID ?? undefined,
       });
     }
     const detail = err instanceof Error ? err.message : String(err);
-    return new LlmError(p, `${p} LLM: ${this.scrub(detail)}`, { code: 'bad_response' });
+    return new ProviderError('llm', p, `${p} LLM: ${this.scrub(detail)}`, { code: 'bad_response' });
   }
 
   private scrub(message: string): string {

@@ -3,9 +3,9 @@
  *
  * Adapters speak each provider's real wire protocol against a configurable base URL, so tests
  * run them against loopback fakes of the same protocol. Keys never leave the adapter: every
- * {@link LlmError} message is scrubbed.
+ * {@link ProviderError} message is scrubbed.
  */
-import { redact } from '../../util/logger.js';
+import type { ProviderError } from '../errors.js';
 
 export interface LlmToolCall {
   id: string;
@@ -49,7 +49,7 @@ export interface LlmProvider {
   /** The model as the provider names it (without the `<provider>.` prefix). */
   readonly model: string;
   /**
-   * One completion. Rejects with {@link LlmError} on HTTP, network and protocol errors and
+   * One completion. Rejects with {@link ProviderError} on HTTP, network and protocol errors and
    * timeouts, and with `signal.reason` (an `AbortError` by default) when `req.signal` aborts.
    */
   complete(req: LlmRequest): Promise<LlmResponse>;
@@ -71,29 +71,5 @@ export interface LlmProviderOptions {
   maxRetries?: number;
 }
 
-export interface LlmErrorInit {
-  /** HTTP status of the provider's response; undefined for network errors and timeouts. */
-  status?: number;
-  /** Provider error code (`invalid_api_key`, `rate_limit_exceeded`, ...) or ours (`timeout`, `network`, `unsupported_provider`, ...). */
-  code?: string;
-  /** The provider's request id, when it sent one. */
-  requestId?: string;
-  cause?: unknown;
-}
-
-/** A failed LLM call. The message never contains an API key. */
-export class LlmError extends Error {
-  readonly provider: string;
-  readonly status: number | undefined;
-  readonly code: string | undefined;
-  readonly requestId: string | undefined;
-
-  constructor(provider: string, message: string, init: LlmErrorInit = {}) {
-    super(redact(message), init.cause !== undefined ? { cause: init.cause } : undefined);
-    this.name = 'LlmError';
-    this.provider = provider;
-    this.status = init.status;
-    this.code = init.code;
-    this.requestId = init.requestId;
-  }
-}
+export { ProviderError } from '../errors.js';
+export type { ProviderErrorInit } from '../errors.js';

@@ -23,7 +23,7 @@ import { endianness } from 'node:os';
 import { WebSocket } from 'ws';
 import type { RawData } from 'ws';
 import { redact, registerSecret } from '../../util/logger.js';
-import { SttError } from './types.js';
+import { ProviderError } from './types.js';
 import type { SttProvider, SttProviderOptions, SttStream, SttStreamOptions, SttTranscript } from './types.js';
 
 export const DEEPGRAM_DEFAULT_BASE_URL = 'https://api.deepgram.com';
@@ -112,7 +112,7 @@ function readBody(res: IncomingMessage): Promise<string> {
   });
 }
 
-function handshakeError(apiKey: string, res: IncomingMessage, body: string): SttError {
+function handshakeError(apiKey: string, res: IncomingMessage, body: string): ProviderError {
   const status = res.statusCode ?? 0;
   let json: Record<string, unknown> = {};
   for (const text of [body, String(res.headers['dg-error'] ?? '')]) {
@@ -132,7 +132,7 @@ function handshakeError(apiKey: string, res: IncomingMessage, body: string): Stt
   const message = str(json.err_msg) ?? str(json.message) ?? (header?.startsWith('{') ? undefined : header) ?? plain ?? res.statusMessage ?? 'no error message';
   const code = str(json.err_code) ?? str(json.category);
   const requestId = str(json.request_id) ?? str(res.headers['dg-request-id']);
-  return new SttError(PROVIDER, `deepgram STT connection refused: HTTP ${status}${code ? ` ${scrub(code, apiKey)}` : ''}: ${scrub(message, apiKey)}`, {
+  return new ProviderError('stt', PROVIDER, `deepgram STT connection refused: HTTP ${status}${code ? ` ${scrub(code, apiKey)}` : ''}: ${scrub(message, apiKey)}`, {
     status,
     code: code ? scrub(code, apiKey) : undefined,
     requestId,
@@ -189,7 +189,7 @@ export class DeepgramStt implements SttProvider {
     return new Promise<SttStream>((resolve, reject) => {
       let settled = false;
       const timer = setTimeout(
-        () => fail(new SttError(PROVIDER, `deepgram STT connection timed out after ${this.connectTimeoutMs} ms`, { code: 'timeout' })),
+        () => fail(new ProviderError('stt', PROVIDER, `deepgram STT connection timed out after ${this.connectTimeoutMs} ms`, { code: 'timeout' })),
         this.connectTimeoutMs,
       );
       const onAbort = (): void => fail(signal?.reason);
@@ -207,7 +207,7 @@ export class DeepgramStt implements SttProvider {
         reject(err);
       }
       // Stays attached: terminate() during the handshake reports through 'error' afterwards.
-      ws.on('error', (err) => fail(new SttError(PROVIDER, `deepgram STT connection failed: ${scrub(err.message, apiKey)}`, { code: 'network' })));
+      ws.on('error', (err) => fail(new ProviderError('stt', PROVIDER, `deepgram STT connection failed: ${scrub(err.message, apiKey)}`, { code: 'network' })));
       ws.once('unexpected-response', (_req, res) => {
         void readBody(res).then((body) => fail(handshakeError(apiKey, res, body)));
       });
@@ -221,7 +221,7 @@ export class DeepgramStt implements SttProvider {
 
 class DeepgramLiveStream implements SttStream {
   private readonly transcriptListeners: Array<(t: SttTranscript) => void> = [];
-  private readonly errorListeners: Array<(err: SttError) => void> = [];
+  private readonly errorListeners: Array<(err: ProviderError) => void> = [];
   private state: 'open' | 'closing' | 'closed' = 'open';
   /** Set when we dropped the connection ourselves (abort, close timeout): no error for that. */
   private dropped = false;
@@ -245,7 +245,7 @@ class DeepgramLiveStream implements SttStream {
     });
     ws.on('close', (code: number, reason: Buffer) => this.handleClose(code, reason.toString('utf8')));
     ws.on('error', (err: Error) => {
-      if (this.state !== 'closed' && !this.dropped) this.emitError(new SttError(PROVIDER, `deepgram STT connection error: ${scrub(err.message, apiKey)}`, { code: 'network' }));
+      if (this.state !== 'closed' && !this.dropped) this.emitError(new ProviderError('stt', PROVIDER, `deepgram STT connection error: ${scrub(err.message, apiKey)}`, { code: 'network' }));
     });
     if (keepAliveMs > 0) {
       // Ticks four times per period, so an idle gap never exceeds 1.25 periods.
@@ -270,7 +270,7 @@ class DeepgramLiveStream implements SttStream {
     this.transcriptListeners.push(listener);
   }
 
-  onError(listener: (err: SttError) => void): void {
+  onError(listener: (err: ProviderError) => void): void {
     this.errorListeners.push(listener);
   }
 
@@ -291,7 +291,7 @@ class DeepgramLiveStream implements SttStream {
     const timer = setTimeout(() => {
       if (this.state === 'closed') return;
       this.emitError(
-        new SttError(PROVIDER, `deepgram STT did not close within ${this.closeTimeoutMs} ms; the last results may be missing`, { code: 'timeout' }),
+        new ProviderError('stt', PROVIDER, `deepgram STT did not close within ${this.closeTimeoutMs} ms; the last results may be missing`, { code: 'timeout' }),
       );
       this.drop();
     }, this.closeTimeoutMs);
@@ -337,7 +337,7 @@ class DeepgramLiveStream implements SttStream {
     if (m && m.type === 'Error') {
       const detail = [m.err_msg, m.description, m.message].find((v) => typeof v === 'string' && v) as string | undefined;
       const code = [m.err_code, m.variant].find((v) => typeof v === 'string' && v) as string | undefined;
-      this.emitError(new SttError(PROVIDER, `deepgram STT error: ${scrub(detail ?? 'unknown error', this.apiKey)}`, { code: code ? scrub(code, this.apiKey) : 'protocol' }));
+      this.emitError(new ProviderError('stt', PROVIDER, `deepgram STT error: ${scrub(detail ?? 'unknown error', this.apiKey)}`, { code: code ? scrub(code, this.apiKey) : 'protocol' }));
       return;
     }
     const t = parseDeepgramResults(msg);
@@ -361,10 +361,10 @@ class DeepgramLiveStream implements SttStream {
     // 1000 after our CloseStream is the normal end; anything else (1008 DATA-0000, 1011 NET-0001) is a failure.
     if (code === 1000 && wasClosing) return;
     const why = reason ? `: ${scrub(reason, this.apiKey)}` : '';
-    this.emitError(new SttError(PROVIDER, `deepgram STT connection closed (${code})${why}`, { code: 'closed' }));
+    this.emitError(new ProviderError('stt', PROVIDER, `deepgram STT connection closed (${code})${why}`, { code: 'closed' }));
   }
 
-  private emitError(err: SttError): void {
+  private emitError(err: ProviderError): void {
     for (const l of this.errorListeners) {
       try {
         l(err);

@@ -6,9 +6,9 @@ import { DeepgramStt } from './deepgram.js';
 import { STT_PROVIDER_NAMES } from './types.js';
 import type { SttProvider, SttProviderName, SttProviderOptions } from './types.js';
 
-export { SttError, STT_PROVIDER_NAMES } from './types.js';
+export { ProviderError, STT_PROVIDER_NAMES } from './types.js';
 export type {
-  SttErrorInit,
+  ProviderErrorInit,
   SttProvider,
   SttProviderName,
   SttProviderOptions,

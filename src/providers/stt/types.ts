@@ -6,7 +6,7 @@
  * Adapters speak each provider's real wire protocol against a configurable base URL, so tests
  * run them against loopback fakes of the same protocol.
  */
-import { redact } from '../../util/logger.js';
+import type { ProviderError } from '../errors.js';
 
 export type SttProviderName = 'deepgram';
 
@@ -34,14 +34,14 @@ export interface SttStream {
   write(samples: Int16Array): void;
   /** Final and interim results, in order. */
   onTranscript(listener: (t: SttTranscript) => void): void;
-  onError(listener: (err: SttError) => void): void;
+  onError(listener: (err: ProviderError) => void): void;
   /** Ends the audio, waits (bounded, e.g. 5 s) for the last final results, closes. Idempotent. */
   close(): Promise<void>;
 }
 
 export interface SttProvider {
   readonly name: 'deepgram';
-  /** Connects; rejects with {@link SttError} (handshake refused, network, timeout) or `signal.reason`. */
+  /** Connects; rejects with {@link ProviderError} (handshake refused, network, timeout) or `signal.reason`. */
   open(opts: SttStreamOptions): Promise<SttStream>;
 }
 
@@ -55,29 +55,5 @@ export interface SttProviderOptions {
   connectTimeoutMs?: number;
 }
 
-export interface SttErrorInit {
-  /** HTTP status of a refused handshake. */
-  status?: number;
-  /** Provider error code (`INVALID_AUTH`, ...), or `timeout` / `network` / `closed` / `protocol`. */
-  code?: string;
-  /** The provider's request id, when it sent one. */
-  requestId?: string;
-  cause?: unknown;
-}
-
-/** A failed stream. The message never contains an API key. */
-export class SttError extends Error {
-  readonly provider: string;
-  readonly status: number | undefined;
-  readonly code: string | undefined;
-  readonly requestId: string | undefined;
-
-  constructor(provider: string, message: string, init: SttErrorInit = {}) {
-    super(redact(message), init.cause !== undefined ? { cause: init.cause } : undefined);
-    this.name = 'SttError';
-    this.provider = provider;
-    this.status = init.status;
-    this.code = init.code;
-    this.requestId = init.requestId;
-  }
-}
+export { ProviderError } from '../errors.js';
+export type { ProviderErrorInit } from '../errors.js';

@@ -8,8 +8,8 @@ import { OpenAiTts } from './openai.js';
 import { TTS_PROVIDER_NAMES } from './types.js';
 import type { TtsProvider, TtsProviderName, TtsProviderOptions } from './types.js';
 
-export { TtsError, TTS_PROVIDER_NAMES } from './types.js';
-export type { TtsErrorInit, TtsProvider, TtsProviderName, TtsProviderOptions, TtsRequest } from './types.js';
+export { ProviderError, TTS_PROVIDER_NAMES } from './types.js';
+export type { ProviderErrorInit, TtsProvider, TtsProviderName, TtsProviderOptions, TtsRequest } from './types.js';
 export { DeepgramTts } from './deepgram.js';
 export { ElevenLabsTts } from './elevenlabs.js';
 export { OpenAiTts } from './openai.js';

@@ -13,7 +13,7 @@ import OpenAI, { APIConnectionTimeoutError, APIError } from 'openai';
 import { DEFAULT_TTS_VOICE_IDS } from '../../catalog/ai.js';
 import { registerSecret } from '../../util/logger.js';
 import { checkApiKey, httpError, normalizeGender, resolveBaseUrl, streamPcm, timeoutOf } from './stream.js';
-import { TtsError } from './types.js';
+import { ProviderError } from './types.js';
 import type { TtsProvider, TtsProviderOptions, TtsRequest } from './types.js';
 
 export const OPENAI_DEFAULT_BASE_URL = 'https://api.openai.com/v1';
@@ -79,10 +79,10 @@ export class OpenAiTts implements TtsProvider {
     });
   }
 
-  /** SDK errors → TtsError; aborts pass through (the stream maps them to the caller's reason). */
+  /** SDK errors → ProviderError; aborts pass through (the stream maps them to the caller's reason). */
   private mapError(err: unknown): unknown {
     if (err instanceof APIConnectionTimeoutError) {
-      return new TtsError('openai', `openai TTS timed out: no response in ${this.timeoutMs} ms`, { code: 'timeout' });
+      return new ProviderError('tts', 'openai', `openai TTS timed out: no response in ${this.timeoutMs} ms`, { code: 'timeout' });
     }
     if (err instanceof APIError && typeof err.status === 'number') {
       const body = err.error as { message?: unknown } | undefined;

@@ -1,10 +1,10 @@
 /**
  * Plumbing the TTS adapters share: PCM decoding across arbitrary chunk boundaries, abort and
  * idle-timeout handling, a bounded POST that returns the audio body, and error-body parsing
- * into {@link TtsError} with the key scrubbed.
+ * into {@link ProviderError} with the key scrubbed.
  */
 import { redact } from '../../util/logger.js';
-import { TtsError } from './types.js';
+import { ProviderError } from './types.js';
 import type { TtsProviderName } from './types.js';
 
 /** Default wait for headers / between chunks. */
@@ -66,7 +66,7 @@ function describeNetworkError(err: unknown): string {
 /**
  * Links a request to the caller's signal and runs the idle timer. Every failure goes through
  * {@link RequestGuard.failure}, so an abort surfaces as `signal.reason` and a stall as a
- * `timeout` TtsError, whatever the transport threw.
+ * `timeout` ProviderError, whatever the transport threw.
  */
 class RequestGuard {
   readonly controller = new AbortController();
@@ -96,16 +96,16 @@ class RequestGuard {
     this.timer = undefined;
   }
 
-  private timeoutError(): TtsError {
-    return new TtsError(this.provider, `${this.provider} TTS timed out: no data for ${this.timeoutMs} ms`, { code: 'timeout' });
+  private timeoutError(): ProviderError {
+    return new ProviderError('tts', this.provider, `${this.provider} TTS timed out: no data for ${this.timeoutMs} ms`, { code: 'timeout' });
   }
 
   /** What to throw for `err`, raised while requesting or reading. */
   failure(err: unknown): unknown {
     if (this.signal?.aborted) return this.signal.reason;
     if (this.timedOut) return this.timeoutError();
-    if (err instanceof TtsError) return err;
-    return new TtsError(this.provider, `${this.provider} TTS request failed: ${scrub(describeNetworkError(err), this.apiKey)}`, {
+    if (err instanceof ProviderError) return err;
+    return new ProviderError('tts', this.provider, `${this.provider} TTS request failed: ${scrub(describeNetworkError(err), this.apiKey)}`, {
       code: 'network',
     });
   }
@@ -117,7 +117,7 @@ class RequestGuard {
   }
 }
 
-/** How the adapter opens the audio body; it must honour `abort` and throw TtsError for HTTP errors. */
+/** How the adapter opens the audio body; it must honour `abort` and throw ProviderError for HTTP errors. */
 export type OpenAudio = (abort: AbortSignal) => Promise<ReadableStream<Uint8Array> | null>;
 
 export interface StreamPcmOptions {
@@ -204,11 +204,11 @@ async function readLimited(res: Response, limit: number): Promise<string> {
   return Buffer.concat(parts).subarray(0, limit).toString('utf8');
 }
 
-/** Builds the TtsError of an HTTP error; the message is `<provider> TTS failed: HTTP <status> [code]: <message>`. */
-export function httpError(provider: TtsProviderName, apiKey: string, status: number, parsed: ParsedError, statusText = ''): TtsError {
+/** Builds the ProviderError of an HTTP error; the message is `<provider> TTS failed: HTTP <status> [code]: <message>`. */
+export function httpError(provider: TtsProviderName, apiKey: string, status: number, parsed: ParsedError, statusText = ''): ProviderError {
   const code = parsed.code ? scrub(parsed.code, apiKey) : undefined;
   const message = scrub(parsed.message || statusText || 'no error message', apiKey);
-  return new TtsError(provider, `${provider} TTS failed: HTTP ${status}${code ? ` ${code}` : ''}: ${message}`, {
+  return new ProviderError('tts', provider, `${provider} TTS failed: HTTP ${status}${code ? ` ${code}` : ''}: ${message}`, {
     status,
     code,
     requestId: parsed.requestId,
@@ -227,7 +227,7 @@ export interface PostForAudio {
   requestIdHeader?: string;
 }
 
-/** POSTs JSON and returns the audio body; non-2xx responses become a TtsError. */
+/** POSTs JSON and returns the audio body; non-2xx responses become a ProviderError. */
 export async function postForAudio(req: PostForAudio, abort: AbortSignal): Promise<ReadableStream<Uint8Array> | null> {
   const res = await fetch(req.url, {
     method: 'POST',

@@ -5,7 +5,7 @@
  * Adapters speak each provider's real wire protocol against a configurable base URL, so tests run
  * them against loopback fakes of the same protocol.
  */
-import { redact } from '../../util/logger.js';
+import type { ProviderError } from '../errors.js';
 
 /** The providers with an adapter. */
 export type TtsProviderName = 'openai' | 'elevenlabs' | 'deepgram';
@@ -31,7 +31,7 @@ export interface TtsProvider {
   readonly sampleRateHz: number;
   /**
    * Streams 16-bit mono PCM chunks as they arrive (any chunk size; the caller re-frames and
-   * resamples). Rejects with {@link TtsError} on HTTP errors, network errors and timeouts, and
+   * resamples). Rejects with {@link ProviderError} on HTTP errors, network errors and timeouts, and
    * with `signal.reason` (an `AbortError` by default) when `req.signal` aborts. Ending the
    * iteration early (`break`) cancels the request.
    */
@@ -55,29 +55,5 @@ export interface TtsProviderOptions {
   timeoutMs?: number;
 }
 
-export interface TtsErrorInit {
-  /** HTTP status of the provider's response; undefined for network errors and timeouts. */
-  status?: number;
-  /** Provider error code (`invalid_api_key`, `INVALID_AUTH`, ...) or `timeout` / `network`. */
-  code?: string;
-  /** The provider's request id, when it sent one. */
-  requestId?: string;
-  cause?: unknown;
-}
-
-/** A failed synthesis. The message never contains an API key or a request URL. */
-export class TtsError extends Error {
-  readonly provider: TtsProviderName;
-  readonly status: number | undefined;
-  readonly code: string | undefined;
-  readonly requestId: string | undefined;
-
-  constructor(provider: TtsProviderName, message: string, init: TtsErrorInit = {}) {
-    super(redact(message), init.cause !== undefined ? { cause: init.cause } : undefined);
-    this.name = 'TtsError';
-    this.provider = provider;
-    this.status = init.status;
-    this.code = init.code;
-    this.requestId = init.requestId;
-  }
-}
+export { ProviderError } from '../errors.js';
+export type { ProviderErrorInit } from '../errors.js';
