@@ -53,7 +53,7 @@ describe('createLlmProvider', () => {
     expect(p.baseUrl).toBe('http://10.0.0.5:8080/openai/v1');
   });
 
-  it.each(['anthropic.claude-3-5-sonnet', 'gemini.gemini-2.0-flash', 'aws.anthropic.claude-v2', 'azure.gpt-4o', 'dialogflow.agent'])(
+  it.each(['gemini.gemini-2.0-flash', 'aws.anthropic.claude-v2', 'azure.gpt-4o', 'dialogflow.agent'])(
     'rejects %s as not supported by the local runtime yet',
     (engineModel) => {
       const provider = engineModel.slice(0, engineModel.indexOf('.'));

@@ -1,7 +1,9 @@
 /**
- * LLM providers keyed by the `<provider>` of `engine_model` (`openai.gpt-4o`, `groq.llama-3.3-70b-versatile`).
+ * LLM providers keyed by the `<provider>` of `engine_model` (`openai.gpt-4o`, `groq.llama-3.3-70b-versatile`,
+ * `anthropic.claude-sonnet-4-5`).
  */
 import { PROVIDER_KEY_ENV, parseEngineModel } from '../../catalog/ai.js';
+import { AnthropicProvider } from './anthropic.js';
 import { OPENAI_COMPATIBLE_BASE_URLS, OpenAiCompatibleLlm, isOpenAiCompatibleProvider } from './openai-compatible.js';
 import { ProviderError } from './types.js';
 import type { LlmProvider, LlmProviderOptions } from './types.js';
@@ -16,9 +18,10 @@ export {
   isOpenAiCompatibleProvider,
 } from './openai-compatible.js';
 export type { OpenAiCompatibleProvider } from './openai-compatible.js';
+export { ANTHROPIC_DEFAULT_BASE_URL, ANTHROPIC_DEFAULT_MAX_TOKENS, AnthropicProvider, anthropicFinishReason, resolveAnthropicBaseUrl } from './anthropic.js';
 
-/** Providers with an adapter here, in `OPENAI_COMPATIBLE_BASE_URLS` order. */
-export const LLM_PROVIDER_NAMES: readonly string[] = Object.keys(OPENAI_COMPATIBLE_BASE_URLS);
+/** Providers with an adapter here: the OpenAI-compatible ones in `OPENAI_COMPATIBLE_BASE_URLS` order, then anthropic. */
+export const LLM_PROVIDER_NAMES: readonly string[] = [...Object.keys(OPENAI_COMPATIBLE_BASE_URLS), 'anthropic'];
 
 /**
  * The adapter for `engineModel` (`<provider>.<model>`; the model may contain dots and slashes).
@@ -32,6 +35,7 @@ export function createLlmProvider(engineModel: string, opts: LlmProviderOptions)
     throw new ProviderError('llm', dot > 0 ? engineModel.slice(0, dot) : '', parsed.error, { code: 'invalid_engine_model' });
   }
   const { provider, model } = parsed;
+  if (provider === 'anthropic') return new AnthropicProvider(model, opts);
   if (!isOpenAiCompatibleProvider(provider)) {
     throw new ProviderError('llm', 
       provider,
@@ -43,7 +47,10 @@ export function createLlmProvider(engineModel: string, opts: LlmProviderOptions)
   return new OpenAiCompatibleLlm(provider, model, opts);
 }
 
-/** `<PROVIDER>_BASE_URL` from `env` (e.g. `GROQ_BASE_URL` for groq), or undefined when unset or blank. */
+/**
+ * `<PROVIDER>_BASE_URL` from `env` (e.g. `GROQ_BASE_URL` for groq, `ANTHROPIC_BASE_URL` for anthropic),
+ * or undefined when unset or blank.
+ */
 export function llmBaseUrlFromEnv(provider: string, env: Record<string, string | undefined> = process.env): string | undefined {
   const value = env[`${provider.toUpperCase().replace(/[^A-Z0-9]/g, '_')}_BASE_URL`]?.trim();
   return value || undefined;
@@ -51,7 +58,7 @@ export function llmBaseUrlFromEnv(provider: string, env: Record<string, string |
 
 /**
  * The adapter for `engineModel` configured from `env`: the key from `apiKey` (e.g. an AI's
- * engine_key) or the provider's key variable (`OPENAI_API_KEY`, `XAI_API_KEY`, ...), the base URL
+ * engine_key) or the provider's key variable (`OPENAI_API_KEY`, `ANTHROPIC_API_KEY`, ...), the base URL
  * from `<PROVIDER>_BASE_URL`.
  */
 export function llmProviderFromEnv(
