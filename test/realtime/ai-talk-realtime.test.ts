@@ -14,7 +14,7 @@ import { createLogger } from '../../src/util/logger.js';
 import { DEFAULT_PRICES } from '../../src/local/context.js';
 import { createCustomer } from '../../src/local/customers.js';
 import { AgentRegistry } from '../../streams/agents/registry.js';
-import { isOpenAIRealtimeConfig, openAIRealtimeAgent } from '../../streams/agents/openai-realtime/agent.js';
+import { dtmfText, isOpenAIRealtimeConfig, openAIRealtimeAgent } from '../../streams/agents/openai-realtime/agent.js';
 import { FakeOpenAIRealtime } from '../fakes/fake-openai-realtime.js';
 import type { FakeRealtimeConnection } from '../fakes/fake-openai-realtime.js';
 import { startFakeOpenAi } from '../providers/fake-tts-servers.js';
@@ -195,6 +195,28 @@ describe('ai_talk with the OpenAI Realtime agent (whole calls, local phones, TLS
     expect(messages.filter((m) => m.role === 'user').map((m) => m.content)).toEqual(['Stop, please.']);
     expect(refusals(conn)).toBe(0);
     expect(conn.serverEvents.filter((e) => e.type === 'error')).toEqual([]);
+  });
+
+  it('DTMF: the digits up to # reach the model as one user message, are stored, and get a response', async () => {
+    const aiId = await createAi(s, { engine_model: 'openai.gpt-realtime', engine_key: KEY, init_prompt: 'Take orders.', tool_names: ['stop_service'] });
+    const n = fake.connections.length;
+    fake.script({ audio: pcmuTone(200, 1000), transcript: ['Press', ' keys.'] });
+    // The answer to the digits: it ends the AI (so the flow goes on).
+    fake.script({ noAudio: true, functionCalls: [{ name: 'stop_service', arguments: {}, call_id: 'call_dtmf_stop' }] });
+    const c = await dialFlow(s, [{ type: 'answer' }, { type: 'ai_talk', option: { ai_id: aiId } }, { type: 'hangup' }]);
+    phones.push(c.phone);
+    const conn = await fake.waitForConnection(n, 20_000);
+    await until(() => conn.eventsOf('response.create').length === 1 && conn.active === null, 'the greeting done');
+    c.phone.client.send({ type: 'dtmf', digits: '42#' });
+    const item = await conn.waitForClientEvent('conversation.item.create', (e) => e.item.type === 'message' && (e.item as { role?: string }).role === 'user', 20_000);
+    expect((item.item as { content: { type: string; text: string }[] }).content).toEqual([{ type: 'input_text', text: dtmfText('42#') }]);
+    await conn.waitForClientEvent('response.create', () => conn.eventsOf('response.create').length === 2, 20_000);
+    await c.phone.waitFor('hangup', (m) => m.call_id === c.callId);
+    const aicall = await waitAicall(s, c.callId, (a) => a.status === 'terminated', 'terminated');
+    expect(aicall.metadata.termination_reason).toBe('stop_service');
+    const messages = await aimessagesOf(s, aicall.id);
+    expect(messages.filter((m) => m.role === 'user').map((m) => m.content)).toEqual([dtmfText('42#')]);
+    expect(refusals(conn)).toBe(0);
   });
 
   it('send_message from the model: stored from the account number, billed, success back as function_call_output, run_llm false asks for no response', async () => {

@@ -27,6 +27,9 @@
  *   speaks, a tool call follows, or the session ends) so a barge-in after `response.done` (the
  *   model generates faster than real time) still stores only the heard part. Interim deltas go
  *   out as non-final lines.
+ * - **DTMF**: the keys the caller presses are collected until a pause of {@link DTMF_GAP_MS} or a
+ *   `#`, then go to the model as one user text item ({@link dtmfText}), stored as a user line, and
+ *   a response is asked for through the sequencer (the Realtime API has no DTMF input of its own).
  * - **Rollover**: OpenAI caps a session at 60 minutes. At `maxSessionMs` (default 55 min) a new
  *   connection is opened and seeded (the same `session.update`, then the conversation so far as
  *   text items and function calls), and the session switches over at the first quiet moment
@@ -73,6 +76,14 @@ const MAX_RESPONSES_KEPT = 64;
 const CREATE_TIMEOUT_MS = 10_000;
 /** A `response.cancel` with no `response.done` by then counts as done. */
 const CANCEL_TIMEOUT_MS = 5_000;
+/** A pause between key presses this long ends the digits sent to the model as one message. */
+export const DTMF_GAP_MS = 1500;
+
+/** The user line a run of DTMF digits becomes (model input and stored message). */
+export function dtmfText(digits: string): string {
+  return `The caller pressed on the phone keypad: ${digits.split('').join(' ')}`;
+}
+
 /** End reasons after which the host plays nothing more (the runner's no-drain reasons). */
 const NO_DRAIN_REASONS = new Set(['hangup', 'stop_flow']);
 
@@ -204,6 +215,9 @@ export class RealtimeAgentSession implements AgentSession {
   private userSpeaking = false;
   private lastSpeechStoppedAt = 0;
   private pumpTimer: NodeJS.Timeout | undefined;
+  /** DTMF digits pressed since the last message to the model, and the pause timer that sends them. */
+  private dtmfDigits = '';
+  private dtmfTimer: NodeJS.Timeout | undefined;
   private createTimer: NodeJS.Timeout | undefined;
   private cancelTimer: NodeJS.Timeout | undefined;
 
@@ -274,11 +288,34 @@ export class RealtimeAgentSession implements AgentSession {
     this.bargeIn();
   }
 
+  dtmf(digit: string): void {
+    if (this.stopped) return;
+    this.dtmfDigits += digit;
+    if (this.dtmfTimer) clearTimeout(this.dtmfTimer);
+    this.dtmfTimer = undefined;
+    if (digit === '#') this.flushDtmf();
+    else this.dtmfTimer = setTimeout(() => this.flushDtmf(), DTMF_GAP_MS);
+  }
+
+  /** The digits so far to the model as one user message, then a response (see the class comment). */
+  private flushDtmf(): void {
+    this.dtmfTimer = undefined;
+    const digits = this.dtmfDigits;
+    this.dtmfDigits = '';
+    const conn = this.conn;
+    if (!digits || this.stopped || !conn?.isOpen) return;
+    const text = dtmfText(digits);
+    conn.send({ type: 'conversation.item.create', item: { type: 'message', role: 'user', content: [{ type: 'input_text', text }] } });
+    this.history.push({ kind: 'message', role: 'user', text });
+    this.host.transcript('user', text);
+    this.requestResponse();
+  }
+
   stop(reason: string): Promise<void> {
     this.stopping ??= (async () => {
       this.stopped = true;
       this.log?.info('realtime agent stopping', { reason });
-      for (const t of [this.pumpTimer, this.createTimer, this.cancelTimer, this.playoutTimer, this.rolloverTimer, this.rolloverForceTimer, this.rolloverCheckTimer]) {
+      for (const t of [this.pumpTimer, this.dtmfTimer, this.createTimer, this.cancelTimer, this.playoutTimer, this.rolloverTimer, this.rolloverForceTimer, this.rolloverCheckTimer]) {
         if (t) clearTimeout(t);
       }
       // After a hangup nothing more is played: what is stored is what was heard so far. Otherwise
