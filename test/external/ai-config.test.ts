@@ -60,4 +60,19 @@ describe('POST/PUT /v1.0/ais with an external agent', () => {
     expect(put.status).toBe(400);
     expect(put.body.error.message).toMatch(/^parameter\.agent_url/);
   });
+
+  it('a flow with an inline external ai_talk: saved with a ws:// agent_url and no prompt; refused without one, naming the option', async () => {
+    const flow = (option: Record<string, unknown>) => ({ name: 'inline external', actions: [{ type: 'answer' }, { type: 'ai_talk', option }] });
+    const ok = await L.c.post('/flows', flow({ engine_model: 'external.echo', parameter: { agent_url: 'ws://127.0.0.1:9000' } }));
+    expect(ok.status).toBe(200);
+    const missing = await L.c.post('/flows', flow({ engine_model: 'external.echo' }));
+    expect(missing.status).toBe(400);
+    expect(missing.body.error.message).toMatch(/^actions\[1\]\.option\.parameter\.agent_url: required for external\.\* engine models/);
+    const wrong = await L.c.post('/flows', flow({ engine_model: 'external.echo', parameter: { agent_url: 'http://x' } }));
+    expect(wrong.status).toBe(400);
+    expect(wrong.body.error.message).toMatch(/^actions\[1\]\.option\.parameter\.agent_url: must be a ws:\/\/ or wss:\/\/ URL/);
+    const notObject = await L.c.post('/flows', flow({ engine_model: 'external.echo', parameter: 'ws://x' }));
+    expect(notObject.status).toBe(400);
+    expect(notObject.body.error.message).toMatch(/^actions\[1\]\.option\.parameter: must be an object/);
+  });
 });

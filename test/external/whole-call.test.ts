@@ -73,4 +73,27 @@ describe('a call served by the example external agent', () => {
     expect(capturedLogs.join('\n')).not.toContain(KEY);
     expect(output).not.toContain(KEY);
   });
+
+  it('an inline ai_talk (no stored AI) selects the external agent by engine_model and parameter.agent_url; the key comes from EXTERNAL_AGENT_KEY', async () => {
+    const previous = process.env.EXTERNAL_AGENT_KEY;
+    process.env.EXTERNAL_AGENT_KEY = KEY;
+    try {
+      const call = await dialFlow(s, [
+        { type: 'answer' },
+        { type: 'ai_talk', option: { engine_model: 'external.echo', parameter: { agent_url: agentUrl }, tool_names: ['stop_service'] } },
+        { type: 'hangup' },
+      ]);
+      await until(() => audible(call.phone.heard).length >= 2400, 'the greeting to be heard');
+      call.phone.client.send({ type: 'dtmf', digits: '#' });
+      const aicall = await waitAicall(s, call.callId, (a) => a.status === 'terminated', 'the AI call to end');
+      expect(aicall.ai_engine_model).toBe('external.echo');
+      expect(aicall.metadata?.termination_reason ?? '').toMatch(/stop_service/);
+      await call.phone.waitFor('hangup');
+      call.phone.close();
+    } finally {
+      if (previous === undefined) delete process.env.EXTERNAL_AGENT_KEY;
+      else process.env.EXTERNAL_AGENT_KEY = previous;
+    }
+    expect(capturedLogs.join('\n')).not.toContain(KEY);
+  });
 });

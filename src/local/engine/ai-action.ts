@@ -16,6 +16,10 @@ import { liveCallPort } from './live-call-port.js';
 export const NO_AGENT_REASON =
   'no agent serves this engine_model on this VoIPBIN gateway yet: OpenAI Realtime models (openai.gpt-realtime...) and external.<name> agents run, the built-in pipeline for other models comes in a later release; the AI call ended and the flow went on';
 
+function isPlainObject(v: unknown): boolean {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
 /** The `voipbin.tts.<type>.voice_id` flow variable (VoIPBIN documents it for elevenlabs), if set. */
 function voiceOverride(r: FlowRunner, ttsType: string): string {
   return r.variables.get(`voipbin.tts.${ttsType}.voice_id`) ?? '';
@@ -52,7 +56,8 @@ async function resolveConfig(r: FlowRunner, option: Record<string, unknown>): Pr
   return {
     ai_id: '',
     engine_model: engineModel,
-    // Inline options carry no key (it would be stored in the flow): the server's env provides it.
+    // Inline options carry no key (it would be stored in the flow): the server's env provides it
+    // (the provider's key variable; EXTERNAL_AGENT_KEY for external.* agents).
     engine_key: providerKeyFromEnv(engineModel),
     init_prompt: str(option.initial_prompt, str(option.init_prompt)),
     tts_type: ttsType,
@@ -62,8 +67,9 @@ async function resolveConfig(r: FlowRunner, option: Record<string, unknown>): Pr
     language: str(option.language, 'en-US'),
     // Inline actions enable no tools unless they list them: ["all"] would include stop_flow.
     tool_names: Array.isArray(option.tool_names) ? (option.tool_names as string[]) : [],
-    vad_config: {},
-    parameter: {},
+    vad_config: isPlainObject(option.vad_config) ? (option.vad_config as Record<string, number>) : {},
+    // The engine's options, as an AI's `parameter` (e.g. `agent_url` of an external.* agent).
+    parameter: isPlainObject(option.parameter) ? r.substitute(option.parameter as Record<string, unknown>) : {},
   };
 }
 

@@ -21,7 +21,7 @@ import { idOrNil, isUuid, newId } from '../../util/ids.js';
 import { newCallRow } from '../rows.js';
 import { TM_NEVER, nowTimestamp } from '../../util/time.js';
 import { normalizeE164 } from '../../../tools/e164.js';
-import { STT_TYPES, TTS_TYPES, parseEngineModel } from '../../catalog/ai.js';
+import { STT_TYPES, TTS_TYPES, engineParameterProblem, parseEngineModel } from '../../catalog/ai.js';
 import { TOOL_NAMES } from '../../../tools/types.js';
 import type { Row } from '../../../db/store.js';
 
@@ -172,13 +172,22 @@ async function aiActionProblem(
       return `${opt(idField)}: ai ${id} not found; use an id from GET /ais (or create one with POST /ais)`;
     }
   } else {
+    // An external agent brings its own prompt: inline, it needs only engine_model and parameter.agent_url.
+    const external = typeof o.engine_model === 'string' && o.engine_model.startsWith('external.');
     const prompt = o.initial_prompt ?? o.init_prompt;
-    if (typeof prompt !== 'string' || prompt.trim() === '') {
+    if (!external && (typeof prompt !== 'string' || prompt.trim() === '')) {
       return `${opt('ai_id')}: required; send the id of an AI from GET /ais, or inline options with initial_prompt (e.g. {"initial_prompt": "You are a helpful agent"})`;
     }
     if (o.engine_model !== undefined && !isTemplate(o.engine_model)) {
       const em = parseEngineModel(o.engine_model);
       if ('error' in em) return withField(opt('engine_model'), em.error);
+    }
+    if (o.parameter !== undefined && (typeof o.parameter !== 'object' || o.parameter === null || Array.isArray(o.parameter))) {
+      return `${opt('parameter')}: must be an object (the engine's options, e.g. {"agent_url": "ws://host:port"})`;
+    }
+    if (external && !isTemplate((o.parameter as Record<string, unknown> | undefined)?.agent_url)) {
+      const p = engineParameterProblem(o.engine_model as string, o.parameter as Record<string, unknown> | undefined);
+      if (p) return `${opt(p.split(':')[0]!)}:${p.slice(p.indexOf(':') + 1)}`;
     }
     if (o.tts_type !== undefined && !(TTS_TYPES as readonly unknown[]).includes(o.tts_type)) {
       return `${opt('tts_type')}: must be one of ${TTS_TYPES.join(', ')}`;
