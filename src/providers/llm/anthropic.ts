@@ -22,6 +22,7 @@ import type {
 } from '@anthropic-ai/sdk/resources/messages';
 import { redact, registerSecret } from '../../util/logger.js';
 import { DEFAULT_LLM_MAX_RETRIES, DEFAULT_LLM_TIMEOUT_MS } from './openai-compatible.js';
+import { idleGuard } from './idle-guard.js';
 import { ProviderError } from './types.js';
 import type { LlmProvider, LlmProviderOptions, LlmRequest, LlmResponse } from './types.js';
 
@@ -134,19 +135,7 @@ export class AnthropicProvider implements LlmProvider {
 
   async stream(req: LlmRequest, onDelta: (text: string) => void): Promise<LlmResponse> {
     // The SDK's timeout ends at the response headers: an idle timer guards the body too.
-    const ctl = new AbortController();
-    const onAbort = (): void => ctl.abort(req.signal?.reason);
-    if (req.signal?.aborted) onAbort();
-    else req.signal?.addEventListener('abort', onAbort, { once: true });
-    let timedOut = false;
-    let timer: NodeJS.Timeout | undefined;
-    const arm = (): void => {
-      clearTimeout(timer);
-      timer = setTimeout(() => {
-        timedOut = true;
-        ctl.abort();
-      }, this.timeoutMs);
-    };
+    const guard = idleGuard(req.signal, this.timeoutMs);
 
     let text = '';
     let stopReason: string | null = null;
@@ -165,10 +154,10 @@ export class AnthropicProvider implements LlmProvider {
     };
     try {
       const params = this.params(req); // before arming: a mapping error sends nothing
-      arm();
-      const stream = await this.client.messages.create({ ...params, stream: true }, { signal: ctl.signal });
+      guard.arm();
+      const stream = await this.client.messages.create({ ...params, stream: true }, { signal: guard.signal });
       for await (const event of stream as AsyncIterable<RawMessageStreamEvent>) {
-        arm();
+        guard.arm();
         switch (event.type) {
           case 'content_block_start': {
             const block = event.content_block;
@@ -197,18 +186,16 @@ export class AnthropicProvider implements LlmProvider {
         }
       }
       // The SDK's stream ends quietly when aborted: a cut stream must not pass for a whole one.
-      if (ctl.signal.aborted) throw new Anthropic.APIUserAbortError();
+      if (guard.signal.aborted) throw new Anthropic.APIUserAbortError();
       if (!stopped) {
         throw new ProviderError('llm', PROVIDER, 'anthropic LLM: the stream ended before message_stop', { code: 'protocol' });
       }
     } catch (err) {
       // A throwing onDelta ends the stream and surfaces as it is.
       if (callbackError) throw callbackError.error;
-      throw this.mapError(err, req.signal, timedOut);
+      throw this.mapError(err, req.signal, guard.timedOut);
     } finally {
-      clearTimeout(timer);
-      ctl.abort(); // releases the connection if we left the stream early
-      req.signal?.removeEventListener('abort', onAbort);
+      guard.dispose();
     }
     const toolCalls = [...tools.entries()]
       .sort(([a], [b]) => a - b)

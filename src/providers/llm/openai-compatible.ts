@@ -17,6 +17,7 @@ import type {
   ChatCompletionMessageParam,
 } from 'openai/resources/chat/completions';
 import { redact, registerSecret } from '../../util/logger.js';
+import { idleGuard } from './idle-guard.js';
 import { ProviderError } from './types.js';
 import type { LlmMessage, LlmProvider, LlmProviderOptions, LlmRequest, LlmResponse } from './types.js';
 
@@ -122,29 +123,17 @@ export class OpenAiCompatibleLlm implements LlmProvider {
 
   async stream(req: LlmRequest, onDelta: (text: string) => void): Promise<LlmResponse> {
     // The client's timeout ends at the response headers: an idle timer guards the body too.
-    const ctl = new AbortController();
-    const onAbort = (): void => ctl.abort(req.signal?.reason);
-    if (req.signal?.aborted) onAbort();
-    else req.signal?.addEventListener('abort', onAbort, { once: true });
-    let timedOut = false;
-    let timer: NodeJS.Timeout | undefined;
-    const arm = (): void => {
-      clearTimeout(timer);
-      timer = setTimeout(() => {
-        timedOut = true;
-        ctl.abort();
-      }, this.timeoutMs);
-    };
+    const guard = idleGuard(req.signal, this.timeoutMs);
 
     let text = '';
     let finishReason = 'unknown';
     const calls = new Map<number, { id: string; name: string; arguments: string }>();
     let callbackError: { error: unknown } | undefined;
     try {
-      arm();
-      const stream = await this.client.chat.completions.create({ ...this.params(req), stream: true }, { signal: ctl.signal });
+      guard.arm();
+      const stream = await this.client.chat.completions.create({ ...this.params(req), stream: true }, { signal: guard.signal });
       for await (const chunk of stream) {
-        arm();
+        guard.arm();
         const choice: ChatCompletionChunk.Choice | undefined = chunk.choices?.[0];
         if (!choice) continue; // e.g. a trailing usage-only chunk
         const delta = choice.delta ?? {};
@@ -169,15 +158,13 @@ export class OpenAiCompatibleLlm implements LlmProvider {
         if (choice.finish_reason) finishReason = choice.finish_reason;
       }
       // The client's stream ends quietly when aborted: a cut stream must not pass for a whole one.
-      if (ctl.signal.aborted) throw new OpenAI.APIUserAbortError();
+      if (guard.signal.aborted) throw new OpenAI.APIUserAbortError();
     } catch (err) {
       // A throwing onDelta ends the stream and surfaces as it is.
       if (callbackError) throw callbackError.error;
-      throw this.mapError(err, req.signal, timedOut);
+      throw this.mapError(err, req.signal, guard.timedOut);
     } finally {
-      clearTimeout(timer);
-      ctl.abort(); // releases the connection if we left the stream early
-      req.signal?.removeEventListener('abort', onAbort);
+      guard.dispose();
     }
     const toolCalls = [...calls.entries()].sort(([a], [b]) => a - b).map(([, c]) => c);
     return { text, toolCalls, finishReason };
