@@ -15,17 +15,10 @@
 import { createServer } from 'node:http';
 import type { IncomingHttpHeaders, IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { recordRequest } from '../fakes/recorded-request.js';
+import type { RecordedHttpRequest } from '../fakes/recorded-request.js';
 
-export interface RecordedMessagesRequest {
-  method: string;
-  path: string;
-  headers: IncomingHttpHeaders;
-  /** Parsed JSON body (undefined when it was not JSON). */
-  body: any;
-  status?: number;
-  /** The client went away before the response ended (abort, timeout). */
-  closedEarly: boolean;
-}
+export type RecordedMessagesRequest = RecordedHttpRequest;
 
 export interface ScriptedToolUse {
   id: string;
@@ -83,15 +76,6 @@ export const KNOWN_ANTHROPIC_VERSIONS = ['2023-06-01', '2026-10-21'];
 export const FAKE_REQUEST_ID = 'req_fake_0123456789';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-function readBody(req: IncomingMessage): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const parts: Buffer[] = [];
-    req.on('data', (c: Buffer) => parts.push(c));
-    req.on('end', () => resolve(Buffer.concat(parts).toString('utf8')));
-    req.on('error', reject);
-  });
-}
 
 function sendError(res: ServerResponse, rec: RecordedMessagesRequest, status: number, type: string, message: string): void {
   rec.status = status;
@@ -205,18 +189,8 @@ export async function startFakeAnthropicMessages(apiKey = 'sk-ant-fake-key-01234
   const fake = { script: {} as MessagesScript };
 
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
-    const raw = await readBody(req);
-    let body: any;
-    try {
-      body = JSON.parse(raw);
-    } catch {
-      body = undefined;
-    }
-    const rec: RecordedMessagesRequest = { method: req.method ?? '', path: (req.url ?? '').split('?')[0], headers: req.headers, body, closedEarly: false };
-    requests.push(rec);
-    res.on('close', () => {
-      if (!res.writableFinished) rec.closedEarly = true;
-    });
+    const rec = await recordRequest(req, res, requests);
+    const body = rec.body;
     const script = fake.script;
 
     if (rec.method !== 'POST' || !rec.path.endsWith('/v1/messages')) {

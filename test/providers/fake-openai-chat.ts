@@ -14,17 +14,10 @@
 import { createServer } from 'node:http';
 import type { IncomingHttpHeaders, IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { recordRequest } from '../fakes/recorded-request.js';
+import type { RecordedHttpRequest } from '../fakes/recorded-request.js';
 
-export interface RecordedChatRequest {
-  method: string;
-  path: string;
-  headers: IncomingHttpHeaders;
-  /** Parsed JSON body (undefined when it was not JSON). */
-  body: any;
-  status?: number;
-  /** The client went away before the response ended (abort, timeout). */
-  closedEarly: boolean;
-}
+export type RecordedChatRequest = RecordedHttpRequest;
 
 export interface ScriptedToolCall {
   id: string;
@@ -63,15 +56,6 @@ export interface FakeOpenAiChat {
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-function readBody(req: IncomingMessage): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const parts: Buffer[] = [];
-    req.on('data', (c: Buffer) => parts.push(c));
-    req.on('end', () => resolve(Buffer.concat(parts).toString('utf8')));
-    req.on('error', reject);
-  });
-}
 
 function sendError(res: ServerResponse, rec: RecordedChatRequest, status: number, message: string, type: string, code: string | null): void {
   rec.status = status;
@@ -137,18 +121,8 @@ export async function startFakeOpenAiChat(apiKey = 'sk-fake-chat-key-0123456789'
   const fake = { script: {} as ChatScript };
 
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
-    const raw = await readBody(req);
-    let body: any;
-    try {
-      body = JSON.parse(raw);
-    } catch {
-      body = undefined;
-    }
-    const rec: RecordedChatRequest = { method: req.method ?? '', path: (req.url ?? '').split('?')[0], headers: req.headers, body, closedEarly: false };
-    requests.push(rec);
-    res.on('close', () => {
-      if (!res.writableFinished) rec.closedEarly = true;
-    });
+    const rec = await recordRequest(req, res, requests);
+    const body = rec.body;
     const script = fake.script;
 
     if (rec.method !== 'POST' || !rec.path.endsWith('/chat/completions')) {
