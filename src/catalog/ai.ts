@@ -13,6 +13,20 @@ export const ENGINE_PROVIDERS = [
 ] as const;
 export type EngineProvider = (typeof ENGINE_PROVIDERS)[number];
 
+/**
+ * Providers of the seed's table that this build cannot run (no adapter: AWS Bedrock's signed API,
+ * Dialogflow's agent API). An AI or an inline ai_talk naming one is refused when it is saved,
+ * rather than failing in the middle of a call.
+ */
+export const UNREACHABLE_ENGINE_PROVIDERS: readonly string[] = ['aws', 'dialogflow'];
+
+/** The `engine_model` problem of an unreachable provider (see {@link UNREACHABLE_ENGINE_PROVIDERS}), or undefined. */
+export function unreachableProviderProblem(provider: string): string | undefined {
+  if (!UNREACHABLE_ENGINE_PROVIDERS.includes(provider)) return undefined;
+  const usable = ENGINE_PROVIDERS.filter((p) => !UNREACHABLE_ENGINE_PROVIDERS.includes(p) && p !== 'external');
+  return `${provider} models cannot run on this VoIPBIN gateway (no ${provider} adapter); use one of ${usable.join(', ')}, or external.<name> with parameter.agent_url`;
+}
+
 /** TTS types: the seed's table plus the OpenAPI spec's wider enum. */
 export const TTS_TYPES = [
   'elevenlabs', 'deepgram', 'openai', 'aws', 'azure', 'google', 'cartesia', 'hume', 'playht',

@@ -118,8 +118,19 @@ describe('POST /ais', () => {
   });
 
   it('accepts every supported LLM provider prefix', async () => {
-    for (const engine_model of ['anthropic.claude-sonnet-4', 'gemini.gemini-2.5-flash', 'groq.llama-3.1-8b', 'dialogflow.agent', 'openai.gpt-4o.mini']) {
+    for (const engine_model of ['anthropic.claude-sonnet-4', 'gemini.gemini-2.5-flash', 'groq.llama-3.1-8b', 'ollama.llama3.2', 'openai.gpt-4o.mini']) {
       expect(ok(await L.c.post('/ais', aiBody({ engine_model }))).engine_model).toBe(engine_model);
+    }
+  });
+
+  it('refuses providers this build cannot run (aws, dialogflow) when the AI or an inline ai_talk is saved, naming the field', async () => {
+    for (const engine_model of ['aws.anthropic.claude-v2', 'dialogflow.agent']) {
+      const res = await L.c.post('/ais', aiBody({ engine_model }));
+      expect(res.status).toBe(400);
+      expect(res.body.error.message).toMatch(/^engine_model: (aws|dialogflow) models cannot run on this VoIPBIN gateway .*use one of openai, anthropic/);
+      const flow = await L.c.post('/flows', { name: 'x', actions: [{ type: 'ai_talk', option: { engine_model, initial_prompt: 'hi' } }] });
+      expect(flow.status).toBe(400);
+      expect(flow.body.error.message).toMatch(/^actions\[0\]\.option\.engine_model: (aws|dialogflow) models cannot run/);
     }
   });
 

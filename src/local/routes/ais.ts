@@ -4,7 +4,7 @@ import type { LocalContext } from '../context.js';
 import { listEnvelope, parsePaging } from '../paging.js';
 import { idParam, mustDelete, mustGet, parseBody, queryOf, strictObject, withField } from './common.js';
 import { invalidArgument } from '../../api/errors.js';
-import { DEFAULT_TTS_VOICE_IDS, STT_TYPES, TTS_TYPES, VAD_RANGES, engineParameterProblem, parseEngineModel } from '../../catalog/ai.js';
+import { DEFAULT_TTS_VOICE_IDS, STT_TYPES, TTS_TYPES, VAD_RANGES, engineParameterProblem, parseEngineModel, unreachableProviderProblem } from '../../catalog/ai.js';
 import { TOOL_NAMES } from '../../../tools/types.js';
 import { NIL_UUID, idOrNil, newId } from '../../util/ids.js';
 import { TM_NEVER, nowTimestamp } from '../../util/time.js';
@@ -60,6 +60,8 @@ function validateAi(ai: AiInput & { engine_key?: string }, creating: boolean): v
   }
   const em = parseEngineModel(ai.engine_model);
   if ('error' in em) throw invalidArgument(withField('engine_model', em.error));
+  const unreachable = unreachableProviderProblem(em.provider);
+  if (unreachable) throw invalidArgument(`engine_model: ${unreachable}`);
   const paramProblem = engineParameterProblem(ai.engine_model, ai.parameter);
   if (paramProblem) throw invalidArgument(paramProblem);
   if (creating && (!ai.engine_key || ai.engine_key.trim() === '')) {

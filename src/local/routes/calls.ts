@@ -21,7 +21,7 @@ import { idOrNil, isUuid, newId } from '../../util/ids.js';
 import { newCallRow } from '../rows.js';
 import { TM_NEVER, nowTimestamp } from '../../util/time.js';
 import { normalizeE164 } from '../../../tools/e164.js';
-import { STT_TYPES, TTS_TYPES, engineParameterProblem, parseEngineModel } from '../../catalog/ai.js';
+import { STT_TYPES, TTS_TYPES, engineParameterProblem, parseEngineModel, unreachableProviderProblem } from '../../catalog/ai.js';
 import { TOOL_NAMES } from '../../../tools/types.js';
 import type { Row } from '../../../db/store.js';
 
@@ -181,6 +181,8 @@ async function aiActionProblem(
     if (o.engine_model !== undefined && !isTemplate(o.engine_model)) {
       const em = parseEngineModel(o.engine_model);
       if ('error' in em) return withField(opt('engine_model'), em.error);
+      const unreachable = unreachableProviderProblem(em.provider);
+      if (unreachable) return `${opt('engine_model')}: ${unreachable}`;
     }
     if (o.parameter !== undefined && (typeof o.parameter !== 'object' || o.parameter === null || Array.isArray(o.parameter))) {
       return `${opt('parameter')}: must be an object (the engine's options, e.g. {"agent_url": "ws://host:port"})`;
