@@ -21,6 +21,7 @@
 import type { IncomingMessage } from 'node:http';
 import { endianness } from 'node:os';
 import { WebSocket } from 'ws';
+import { awaitSocketOpen } from '../ws-handshake.js';
 import type { RawData } from 'ws';
 import { redact, registerSecret } from '../../util/logger.js';
 import { ProviderError } from './types.js';
@@ -186,36 +187,16 @@ export class DeepgramStt implements SttProvider {
       followRedirects: false,
       perMessageDeflate: false,
     });
-    return new Promise<SttStream>((resolve, reject) => {
-      let settled = false;
-      const timer = setTimeout(
-        () => fail(new ProviderError('stt', PROVIDER, `deepgram STT connection timed out after ${this.connectTimeoutMs} ms`, { code: 'timeout' })),
-        this.connectTimeoutMs,
-      );
-      const onAbort = (): void => fail(signal?.reason);
-      signal?.addEventListener('abort', onAbort, { once: true });
-      const finish = (): boolean => {
-        if (settled) return false;
-        settled = true;
-        clearTimeout(timer);
-        signal?.removeEventListener('abort', onAbort);
-        return true;
-      };
-      function fail(err: unknown): void {
-        if (!finish()) return;
-        ws.terminate();
-        reject(err);
-      }
-      // Stays attached: terminate() during the handshake reports through 'error' afterwards.
-      ws.on('error', (err) => fail(new ProviderError('stt', PROVIDER, `deepgram STT connection failed: ${scrub(err.message, apiKey)}`, { code: 'network' })));
-      ws.once('unexpected-response', (_req, res) => {
-        void readBody(res).then((body) => fail(handshakeError(apiKey, res, body)));
-      });
-      ws.once('open', () => {
-        if (!finish()) return;
-        resolve(new DeepgramLiveStream(ws, apiKey, signal, this.keepAliveMs, this.closeTimeoutMs));
-      });
+    await awaitSocketOpen(ws, {
+      kind: 'stt',
+      provider: PROVIDER,
+      what: 'deepgram STT',
+      timeoutMs: this.connectTimeoutMs,
+      signal,
+      scrub: (text) => scrub(text, apiKey),
+      refused: async (res) => handshakeError(apiKey, res, await readBody(res)),
     });
+    return new DeepgramLiveStream(ws, apiKey, signal, this.keepAliveMs, this.closeTimeoutMs);
   }
 }
 

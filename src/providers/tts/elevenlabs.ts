@@ -55,6 +55,12 @@ export const ELEVENLABS_BUILTIN_VOICES: Readonly<Record<string, readonly [string
 /** Models that accept `language_code` (others answer an error when it is sent). */
 const LANGUAGE_CODE_MODEL = /^eleven_(?:flash|turbo)_v2_5/;
 
+/** The `language_code` to send for `language` with `model`, or undefined when the model takes none. */
+export function elevenLabsLanguageCode(model: string, language: string | undefined): string | undefined {
+  const code = primaryLanguage(language);
+  return code && LANGUAGE_CODE_MODEL.test(model) ? code : undefined;
+}
+
 /** Picks the voice: request > configured default > VoIPBIN's language/gender table > Sarah. */
 export function elevenLabsVoiceFor(req: TtsRequest, defaultVoiceId?: string): string {
   if (req.voiceId?.trim()) return req.voiceId.trim();
@@ -66,7 +72,8 @@ export function elevenLabsVoiceFor(req: TtsRequest, defaultVoiceId?: string): st
   return gender === 'male' ? row[0] : gender === 'neutral' ? row[2] : row[1];
 }
 
-function parseElevenLabsError(json: unknown): ParsedError {
+/** Message and code of an ElevenLabs error JSON (`{detail: {status, message}}`, FastAPI `{detail: [...]}` or `{detail: "..."}`). */
+export function parseElevenLabsError(json: unknown): ParsedError {
   const detail = (json as { detail?: unknown } | null)?.detail;
   if (typeof detail === 'string') return { message: detail };
   if (Array.isArray(detail)) {
@@ -109,9 +116,9 @@ export class ElevenLabsTts implements TtsProvider {
     const voice = elevenLabsVoiceFor(req, this.defaultVoiceId);
     const url = new URL(`${this.baseUrl}/v1/text-to-speech/${encodeURIComponent(voice)}/stream`);
     url.searchParams.set('output_format', `pcm_${this.sampleRateHz}`);
-    const language = primaryLanguage(req.language);
+    const language = elevenLabsLanguageCode(this.model, req.language);
     const body: Record<string, unknown> = { text: req.text, model_id: this.model };
-    if (language && LANGUAGE_CODE_MODEL.test(this.model)) body.language_code = language;
+    if (language) body.language_code = language;
     return streamPcm({ provider: 'elevenlabs', text: req.text, apiKey: this.apiKey, signal: req.signal, timeoutMs: this.timeoutMs }, (abort) =>
       postForAudio(
         {

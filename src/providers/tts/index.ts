@@ -4,6 +4,9 @@
 import { registerSecret } from '../../util/logger.js';
 import { DeepgramTts } from './deepgram.js';
 import { ElevenLabsTts } from './elevenlabs.js';
+import { ElevenLabsWsTts } from './elevenlabs-ws.js';
+import type { ElevenLabsWsOptions } from './elevenlabs-ws.js';
+import type { StreamingTtsProvider } from './types.js';
 import { OpenAiTts } from './openai.js';
 import { TTS_PROVIDER_NAMES } from './types.js';
 import type { TtsProvider, TtsProviderName, TtsProviderOptions } from './types.js';
@@ -12,6 +15,9 @@ export { ProviderError, TTS_PROVIDER_NAMES } from './types.js';
 export type { ProviderErrorInit, TtsProvider, TtsProviderName, TtsProviderOptions, TtsRequest } from './types.js';
 export { DeepgramTts } from './deepgram.js';
 export { ElevenLabsTts } from './elevenlabs.js';
+export { ElevenLabsWsTts } from './elevenlabs-ws.js';
+export type { ElevenLabsWsOptions } from './elevenlabs-ws.js';
+export type { StreamingTtsProvider, TtsTextStream, TtsTextStreamRequest } from './types.js';
 export { OpenAiTts } from './openai.js';
 
 /** True for a name with an adapter. */
@@ -66,4 +72,11 @@ export function ttsProviderFromEnv(env: Record<string, string | undefined> = pro
   }
   if (!name) return undefined;
   return createTtsProvider(name, { apiKey: value(ENV[name].key)!, baseUrl: value(ENV[name].baseUrl) });
+}
+
+/** Creates the text-streaming adapter for `type` (only `elevenlabs` has one, case-insensitive). */
+export function createStreamingTtsProvider(type: string, opts: ElevenLabsWsOptions): StreamingTtsProvider {
+  const name = type.trim().toLowerCase();
+  if (name === 'elevenlabs') return new ElevenLabsWsTts(opts);
+  throw new Error(`no text-streaming TTS adapter for "${type}" (supported: elevenlabs)`);
 }

@@ -57,3 +57,39 @@ export interface TtsProviderOptions {
 
 export { ProviderError } from '../errors.js';
 export type { ProviderErrorInit } from '../errors.js';
+
+/** What a text stream is opened with: a {@link TtsRequest} without the text, which comes later. */
+export type TtsTextStreamRequest = Omit<TtsRequest, 'text'>;
+
+/**
+ * One utterance whose text arrives in pieces (an LLM's tokens as they are written) and whose
+ * audio streams back while more text is still coming.
+ */
+export interface TtsTextStream {
+  /** Appends text (any piece, even half a word); empty pieces are ignored. Throws after {@link end}. */
+  pushText(text: string): void;
+  /** Asks the provider to speak the text it holds now instead of waiting for more (end of a sentence). */
+  flush(): void;
+  /** No more text: the provider speaks what it holds, then {@link audio} ends. */
+  end(): void;
+  /** Stops at once: {@link audio} ends without yielding more and the connection closes. Idempotent. */
+  cancel(): void;
+  /**
+   * 16-bit mono PCM chunks at the provider's `sampleRateHz`, as they arrive. Iterate once. Throws
+   * {@link ProviderError} on provider errors, drops and timeouts, and `signal.reason` when the
+   * request's signal aborts; ending the iteration early (`break`) cancels the stream.
+   */
+  readonly audio: AsyncIterable<Int16Array>;
+}
+
+/** A provider that takes its text as a stream ({@link TtsTextStream}). */
+export interface StreamingTtsProvider {
+  readonly name: TtsProviderName;
+  /** Rate of the PCM the audio iteration yields. */
+  readonly sampleRateHz: number;
+  /**
+   * Connects and resolves once the provider is ready for text. Rejects with {@link ProviderError}
+   * when the connection is refused (with its HTTP status), fails or times out.
+   */
+  openTextStream(req: TtsTextStreamRequest): Promise<TtsTextStream>;
+}
