@@ -34,7 +34,6 @@ const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
 const DEFAULT_KEEPALIVE_MS = 5_000;
 /** Longest wait for the last results after CloseStream. */
 const DEFAULT_CLOSE_TIMEOUT_MS = 5_000;
-const MAX_ERROR_BODY_BYTES = 16 * 1024;
 const MAX_MESSAGE_CHARS = 300;
 const PROVIDER = 'deepgram';
 const LITTLE_ENDIAN = endianness() === 'LE';
@@ -93,24 +92,6 @@ function pcmToLe(samples: Int16Array): Buffer {
   if (LITTLE_ENDIAN) out.set(new Uint8Array(samples.buffer, samples.byteOffset, samples.byteLength));
   else for (let i = 0; i < samples.length; i++) out.writeInt16LE(samples[i], i * 2);
   return out;
-}
-
-/** Reads at most MAX_ERROR_BODY_BYTES of a refused handshake's body. */
-function readBody(res: IncomingMessage): Promise<string> {
-  return new Promise((resolve) => {
-    const parts: Buffer[] = [];
-    let size = 0;
-    const done = (): void => resolve(Buffer.concat(parts).subarray(0, MAX_ERROR_BODY_BYTES).toString('utf8'));
-    res.on('data', (c: Buffer) => {
-      if (size >= MAX_ERROR_BODY_BYTES) return;
-      parts.push(c);
-      size += c.length;
-      if (size >= MAX_ERROR_BODY_BYTES) done();
-    });
-    res.once('end', done);
-    res.once('close', done);
-    res.once('error', done);
-  });
 }
 
 function handshakeError(apiKey: string, res: IncomingMessage, body: string): ProviderError {
@@ -194,7 +175,7 @@ export class DeepgramStt implements SttProvider {
       timeoutMs: this.connectTimeoutMs,
       signal,
       scrub: (text) => scrub(text, apiKey),
-      refused: async (res) => handshakeError(apiKey, res, await readBody(res)),
+      refused: (res, body) => handshakeError(apiKey, res, body),
     });
     return new DeepgramLiveStream(ws, apiKey, signal, this.keepAliveMs, this.closeTimeoutMs);
   }

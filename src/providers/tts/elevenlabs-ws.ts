@@ -37,7 +37,6 @@ const DEFAULT_INACTIVITY_TIMEOUT_S = 20;
  * quickly (a caller waits on it), later steps give the model more context for prosody.
  */
 const DEFAULT_CHUNK_LENGTH_SCHEDULE = [50, 120, 160, 250];
-const MAX_ERROR_BODY_BYTES = 16 * 1024;
 
 export interface ElevenLabsWsOptions extends TtsProviderOptions {
   /** Longest wait for the WebSocket handshake, ms (default 10000). */
@@ -53,20 +52,6 @@ export interface ElevenLabsWsOptions extends TtsProviderOptions {
 /** `http(s)://host[/prefix]` → `ws(s)://host[/prefix]`. */
 function toWsBase(httpBase: string): string {
   return httpBase.replace(/^http/, 'ws');
-}
-
-function readBody(res: IncomingMessage): Promise<string> {
-  return new Promise((resolve) => {
-    const parts: Buffer[] = [];
-    let size = 0;
-    const done = (): void => resolve(Buffer.concat(parts).subarray(0, MAX_ERROR_BODY_BYTES).toString('utf8'));
-    res.on('data', (c: Buffer) => {
-      if (size < MAX_ERROR_BODY_BYTES) parts.push(c);
-      size += c.length;
-    });
-    res.once('end', done);
-    res.once('error', done);
-  });
 }
 
 /** The ProviderError of a refused handshake (401, 404, ...), from ElevenLabs' error JSON. */
@@ -146,7 +131,7 @@ export class ElevenLabsWsTts implements StreamingTtsProvider {
       timeoutMs: this.connectTimeoutMs,
       signal,
       scrub: (text) => scrub(text, apiKey),
-      refused: async (res) => handshakeError(apiKey, res, await readBody(res)),
+      refused: (res, body) => handshakeError(apiKey, res, body),
     });
     const init: Record<string, unknown> = { text: ' ', generation_config: { chunk_length_schedule: this.chunkLengthSchedule } };
     if (this.voiceSettings) init.voice_settings = this.voiceSettings;
