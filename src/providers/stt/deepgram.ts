@@ -19,24 +19,32 @@
  * close frame (e.g. 1008 `DATA-0000`, 1011 `NET-0001`).
  */
 import type { IncomingMessage } from 'node:http';
-import { endianness } from 'node:os';
 import { WebSocket } from 'ws';
-import { awaitSocketOpen } from '../ws-handshake.js';
 import type { RawData } from 'ws';
-import { redact, registerSecret } from '../../util/logger.js';
-import { ProviderError } from './types.js';
+import { registerSecret } from '../../util/logger.js';
+import type { ProviderError } from './types.js';
 import type { SttProvider, SttProviderOptions, SttStream, SttStreamOptions, SttTranscript } from './types.js';
+import {
+  checkSttApiKey,
+  jsonTextFrame,
+  openSttSocket,
+  parseJsonObject,
+  pcm16ToLe,
+  plainRefusalBody,
+  positiveSttOption,
+  SocketSttStream,
+  STT_DEFAULT_CLOSE_TIMEOUT_MS,
+  STT_DEFAULT_CONNECT_TIMEOUT_MS,
+  sttRefusedError,
+  sttWsBase,
+} from './ws-stream.js';
+import type { SocketSttStreamInit } from './ws-stream.js';
 
 export const DEEPGRAM_DEFAULT_BASE_URL = 'https://api.deepgram.com';
 export const DEEPGRAM_DEFAULT_STT_MODEL = 'nova-3';
-const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
 /** Deepgram advises a KeepAlive every 3-5 s against its 10 s idle timeout. */
 const DEFAULT_KEEPALIVE_MS = 5_000;
-/** Longest wait for the last results after CloseStream. */
-const DEFAULT_CLOSE_TIMEOUT_MS = 5_000;
-const MAX_MESSAGE_CHARS = 300;
 const PROVIDER = 'deepgram';
-const LITTLE_ENDIAN = endianness() === 'LE';
 
 /** Timing knobs beyond {@link SttProviderOptions} (tests shorten them). */
 export interface DeepgramSttTuning {
@@ -46,31 +54,9 @@ export interface DeepgramSttTuning {
   closeTimeoutMs?: number;
 }
 
-/** Replaces the key and registered secrets, flattens whitespace and bounds the length. */
-function scrub(text: string, apiKey: string): string {
-  let out = apiKey.length >= 4 ? text.split(apiKey).join('[redacted]') : text;
-  out = redact(out).replace(/\s+/g, ' ').trim();
-  return out.length > MAX_MESSAGE_CHARS ? `${out.slice(0, MAX_MESSAGE_CHARS)}...` : out;
-}
-
-function positive(name: string, value: number | undefined, fallback: number, allowZero = false): number {
-  const v = value ?? fallback;
-  if (!Number.isFinite(v) || v < 0 || (v === 0 && !allowZero)) throw new Error(`deepgram STT: ${name} must be a positive number`);
-  return v;
-}
-
 /** `http(s)://host[/prefix]` → `ws(s)://host[/prefix]`, without a trailing `/v1`. */
 export function deepgramWsBase(baseUrl: string | undefined): string {
-  const base = (baseUrl?.trim() || DEEPGRAM_DEFAULT_BASE_URL).replace(/\/+$/, '').replace(/\/v1$/, '');
-  let url: URL;
-  try {
-    url = new URL(base);
-  } catch {
-    throw new Error('deepgram STT: the base URL is not a valid URL');
-  }
-  const scheme = { 'http:': 'ws:', 'https:': 'wss:', 'ws:': 'ws:', 'wss:': 'wss:' }[url.protocol];
-  if (!scheme) throw new Error('deepgram STT: the base URL must be http(s) or ws(s)');
-  return scheme + base.slice(url.protocol.length);
+  return sttWsBase(PROVIDER, baseUrl, DEEPGRAM_DEFAULT_BASE_URL).replace(/\/v1$/, '');
 }
 
 /** Pulls a transcript out of a server text frame; undefined for other types and empty transcripts. */
@@ -86,38 +72,16 @@ export function parseDeepgramResults(msg: unknown): SttTranscript | undefined {
   return { text, isFinal: m.is_final === true, startMs: Math.round(start * 1000), endMs: Math.round((start + num(m.duration)) * 1000) };
 }
 
-/** A copy of `samples` as little-endian bytes (a copy: ws may queue it while the caller reuses its buffer). */
-function pcmToLe(samples: Int16Array): Buffer {
-  const out = Buffer.allocUnsafe(samples.length * 2);
-  if (LITTLE_ENDIAN) out.set(new Uint8Array(samples.buffer, samples.byteOffset, samples.byteLength));
-  else for (let i = 0; i < samples.length; i++) out.writeInt16LE(samples[i], i * 2);
-  return out;
-}
-
+/** The error of a refused handshake: `{"err_code","err_msg","request_id"}` in the body or the `dg-error` header. */
 function handshakeError(apiKey: string, res: IncomingMessage, body: string): ProviderError {
-  const status = res.statusCode ?? 0;
-  let json: Record<string, unknown> = {};
-  for (const text of [body, String(res.headers['dg-error'] ?? '')]) {
-    try {
-      const parsed: unknown = JSON.parse(text);
-      if (parsed && typeof parsed === 'object') {
-        json = parsed as Record<string, unknown>;
-        break;
-      }
-    } catch {
-      /* not JSON */
-    }
-  }
+  const dgError = String(res.headers['dg-error'] ?? '');
+  const json = parseJsonObject(body) ?? parseJsonObject(dgError) ?? {};
   const str = (v: unknown): string | undefined => (typeof v === 'string' && v.trim() ? v : undefined);
-  const header = str(res.headers['dg-error']);
-  const plain = body.trim() && !body.trimStart().startsWith('{') ? body : undefined;
-  const message = str(json.err_msg) ?? str(json.message) ?? (header?.startsWith('{') ? undefined : header) ?? plain ?? res.statusMessage ?? 'no error message';
-  const code = str(json.err_code) ?? str(json.category);
-  const requestId = str(json.request_id) ?? str(res.headers['dg-request-id']);
-  return new ProviderError('stt', PROVIDER, `deepgram STT connection refused: HTTP ${status}${code ? ` ${scrub(code, apiKey)}` : ''}: ${scrub(message, apiKey)}`, {
-    status,
-    code: code ? scrub(code, apiKey) : undefined,
-    requestId,
+  const header = str(dgError);
+  return sttRefusedError(PROVIDER, apiKey, res, {
+    message: str(json.err_msg) ?? str(json.message) ?? (header?.startsWith('{') ? undefined : header) ?? plainRefusalBody(body),
+    code: str(json.err_code) ?? str(json.category),
+    requestId: str(json.request_id) ?? str(res.headers['dg-request-id']),
   });
 }
 
@@ -131,17 +95,15 @@ export class DeepgramStt implements SttProvider {
   private readonly closeTimeoutMs: number;
 
   constructor(opts: SttProviderOptions, tuning: DeepgramSttTuning = {}) {
-    const key = typeof opts.apiKey === 'string' ? opts.apiKey.trim() : '';
     registerSecret(opts.apiKey);
-    registerSecret(key);
-    if (!key) throw new Error('deepgram STT: an API key is required');
-    if (/\s/.test(key)) throw new Error('deepgram STT: the API key contains whitespace');
-    this.apiKey = key;
+    this.apiKey = checkSttApiKey(PROVIDER, opts.apiKey);
+    registerSecret(this.apiKey);
     this.wsBase = deepgramWsBase(opts.baseUrl);
     this.model = opts.model?.trim() || DEEPGRAM_DEFAULT_STT_MODEL;
-    this.connectTimeoutMs = positive('connectTimeoutMs', opts.connectTimeoutMs, DEFAULT_CONNECT_TIMEOUT_MS);
-    this.keepAliveMs = positive('keepAliveMs', tuning.keepAliveMs, DEFAULT_KEEPALIVE_MS, true);
-    this.closeTimeoutMs = positive('closeTimeoutMs', tuning.closeTimeoutMs, DEFAULT_CLOSE_TIMEOUT_MS);
+    this.connectTimeoutMs = positiveSttOption(PROVIDER, 'connectTimeoutMs', opts.connectTimeoutMs, STT_DEFAULT_CONNECT_TIMEOUT_MS);
+    // 0 turns KeepAlive off, so only this option may be zero.
+    this.keepAliveMs = tuning.keepAliveMs === 0 ? 0 : positiveSttOption(PROVIDER, 'keepAliveMs', tuning.keepAliveMs, DEFAULT_KEEPALIVE_MS);
+    this.closeTimeoutMs = positiveSttOption(PROVIDER, 'closeTimeoutMs', tuning.closeTimeoutMs, STT_DEFAULT_CLOSE_TIMEOUT_MS);
   }
 
   /** The listen URL for a stream (no secret in it: the key goes in a header). */
@@ -151,6 +113,7 @@ export class DeepgramStt implements SttProvider {
     url.searchParams.set('encoding', 'linear16');
     url.searchParams.set('sample_rate', String(sampleRateHz));
     url.searchParams.set('channels', '1');
+    // The whole BCP-47 tag: Deepgram has regional models (en-US, pt-BR).
     url.searchParams.set('language', language?.trim() || 'en');
     url.searchParams.set('interim_results', 'true');
     url.searchParams.set('punctuate', 'true');
@@ -163,117 +126,52 @@ export class DeepgramStt implements SttProvider {
     const signal = opts.signal;
     signal?.throwIfAborted();
     const apiKey = this.apiKey;
-    const ws = new WebSocket(this.listenUrl(rate, opts.language), {
-      headers: { authorization: `Token ${apiKey}` },
-      followRedirects: false,
-      perMessageDeflate: false,
-    });
-    await awaitSocketOpen(ws, {
-      kind: 'stt',
-      provider: PROVIDER,
-      what: 'deepgram STT',
-      timeoutMs: this.connectTimeoutMs,
-      signal,
-      scrub: (text) => scrub(text, apiKey),
-      refused: (res, body) => handshakeError(apiKey, res, body),
-    });
-    return new DeepgramLiveStream(ws, apiKey, signal, this.keepAliveMs, this.closeTimeoutMs);
+    const ws = openSttSocket(this.listenUrl(rate, opts.language), { authorization: `Token ${apiKey}` });
+    const stream = new DeepgramLiveStream({ ws, provider: PROVIDER, apiKey, sampleRateHz: rate, signal, closeTimeoutMs: this.closeTimeoutMs }, this.keepAliveMs);
+    await stream.connect(this.connectTimeoutMs);
+    return stream;
   }
 }
 
-class DeepgramLiveStream implements SttStream {
-  private readonly transcriptListeners: Array<(t: SttTranscript) => void> = [];
-  private readonly errorListeners: Array<(err: ProviderError) => void> = [];
-  private state: 'open' | 'closing' | 'closed' = 'open';
-  /** Set when we dropped the connection ourselves (abort, close timeout): no error for that. */
-  private dropped = false;
+class DeepgramLiveStream extends SocketSttStream {
   private lastSentAt = Date.now();
-  private readonly keepAliveTimer: NodeJS.Timeout | undefined;
-  private closing: Promise<void> | undefined;
-  private readonly closedPromise: Promise<void>;
-  private resolveClosed!: () => void;
-  private readonly onAbort = (): void => this.drop();
+  private keepAliveTimer: NodeJS.Timeout | undefined;
 
   constructor(
-    private readonly ws: WebSocket,
-    private readonly apiKey: string,
-    private readonly signal: AbortSignal | undefined,
+    init: SocketSttStreamInit,
     private readonly keepAliveMs: number,
-    private readonly closeTimeoutMs: number,
   ) {
-    this.closedPromise = new Promise((r) => (this.resolveClosed = r));
-    ws.on('message', (data: RawData, isBinary: boolean) => {
-      if (!isBinary) this.handleText(data.toString());
-    });
-    ws.on('close', (code: number, reason: Buffer) => this.handleClose(code, reason.toString('utf8')));
-    ws.on('error', (err: Error) => {
-      if (this.state !== 'closed' && !this.dropped) this.emitError(new ProviderError('stt', PROVIDER, `deepgram STT connection error: ${scrub(err.message, apiKey)}`, { code: 'network' }));
-    });
-    if (keepAliveMs > 0) {
+    super(init);
+    // Deepgram ends a flushed stream with 1000: any other code, even 1005 (no status), is reported.
+    this.normalEndCodes = [1000];
+  }
+
+  protected override refusal(res: IncomingMessage, body: string): ProviderError {
+    return handshakeError(this.apiKey, res, body);
+  }
+
+  protected override onOpen(): void {
+    this.lastSentAt = Date.now();
+    if (this.keepAliveMs > 0) {
       // Ticks four times per period, so an idle gap never exceeds 1.25 periods.
-      this.keepAliveTimer = setInterval(() => this.keepAlive(), Math.max(10, keepAliveMs / 4));
+      this.keepAliveTimer = setInterval(() => this.keepAlive(), Math.max(10, this.keepAliveMs / 4));
       this.keepAliveTimer.unref();
     }
-    signal?.addEventListener('abort', this.onAbort, { once: true });
-    if (signal?.aborted) this.drop();
   }
 
-  write(samples: Int16Array): void {
-    if (this.state !== 'open' || !samples || samples.length === 0 || this.ws.readyState !== WebSocket.OPEN) return;
-    try {
-      this.ws.send(pcmToLe(samples), { binary: true });
-      this.lastSentAt = Date.now();
-    } catch {
-      /* dropped: the close handler reports why */
-    }
+  protected override sendAudio(samples: Int16Array): void {
+    this.ws.send(pcm16ToLe(samples), { binary: true });
+    this.lastSentAt = Date.now();
   }
 
-  onTranscript(listener: (t: SttTranscript) => void): void {
-    this.transcriptListeners.push(listener);
-  }
-
-  onError(listener: (err: ProviderError) => void): void {
-    this.errorListeners.push(listener);
-  }
-
-  close(): Promise<void> {
-    this.closing ??= this.flushAndClose();
-    return this.closing;
-  }
-
-  private async flushAndClose(): Promise<void> {
-    if (this.state === 'closed') return;
-    this.state = 'closing';
+  protected override beginEnd(): void {
     clearInterval(this.keepAliveTimer);
-    try {
-      this.ws.send(JSON.stringify({ type: 'CloseStream' }));
-    } catch {
-      this.drop();
-    }
-    const timer = setTimeout(() => {
-      if (this.state === 'closed') return;
-      this.emitError(
-        new ProviderError('stt', PROVIDER, `deepgram STT did not close within ${this.closeTimeoutMs} ms; the last results may be missing`, { code: 'timeout' }),
-      );
-      this.drop();
-    }, this.closeTimeoutMs);
-    await this.closedPromise;
-    clearTimeout(timer);
+    // The server answers with its last results and Metadata, then closes: that close ends the stream.
+    this.ws.send(JSON.stringify({ type: 'CloseStream' }));
   }
 
-  /** Drops the connection at once (abort, close timeout); results still in flight are lost. */
-  private drop(): void {
-    if (this.state === 'closed') return;
-    this.dropped = true;
-    this.state = 'closed';
-    this.cleanup();
-    this.ws.terminate();
-    this.resolveClosed();
-  }
-
-  private cleanup(): void {
+  protected override dispose(): void {
     clearInterval(this.keepAliveTimer);
-    this.signal?.removeEventListener('abort', this.onAbort);
   }
 
   private keepAlive(): void {
@@ -287,52 +185,18 @@ class DeepgramLiveStream implements SttStream {
     }
   }
 
-  private handleText(text: string): void {
-    if (this.state === 'closed') return;
-    let msg: unknown;
-    try {
-      msg = JSON.parse(text);
-    } catch {
-      return;
-    }
-    const m = msg as { type?: unknown; err_code?: unknown; err_msg?: unknown; description?: unknown; message?: unknown; variant?: unknown };
-    if (m && m.type === 'Error') {
+  protected override handleMessage(data: RawData, isBinary: boolean): void {
+    const m = jsonTextFrame(data, isBinary) as
+      | { type?: unknown; err_code?: unknown; err_msg?: unknown; description?: unknown; message?: unknown; variant?: unknown }
+      | undefined;
+    if (!m) return;
+    if (m.type === 'Error') {
       const detail = [m.err_msg, m.description, m.message].find((v) => typeof v === 'string' && v) as string | undefined;
       const code = [m.err_code, m.variant].find((v) => typeof v === 'string' && v) as string | undefined;
-      this.emitError(new ProviderError('stt', PROVIDER, `deepgram STT error: ${scrub(detail ?? 'unknown error', this.apiKey)}`, { code: code ? scrub(code, this.apiKey) : 'protocol' }));
+      this.fail(this.error(`error: ${detail ?? 'unknown error'}`, { code: code ?? 'protocol' }));
       return;
     }
-    const t = parseDeepgramResults(msg);
-    if (!t) return;
-    for (const l of this.transcriptListeners) {
-      try {
-        l(t);
-      } catch {
-        /* a listener's failure must not break the stream */
-      }
-    }
-  }
-
-  private handleClose(code: number, reason: string): void {
-    const wasDropped = this.dropped;
-    const wasClosing = this.state === 'closing';
-    this.state = 'closed';
-    this.cleanup();
-    this.resolveClosed();
-    if (wasDropped) return;
-    // 1000 after our CloseStream is the normal end; anything else (1008 DATA-0000, 1011 NET-0001) is a failure.
-    if (code === 1000 && wasClosing) return;
-    const why = reason ? `: ${scrub(reason, this.apiKey)}` : '';
-    this.emitError(new ProviderError('stt', PROVIDER, `deepgram STT connection closed (${code})${why}`, { code: 'closed' }));
-  }
-
-  private emitError(err: ProviderError): void {
-    for (const l of this.errorListeners) {
-      try {
-        l(err);
-      } catch {
-        /* ignored, like transcript listeners */
-      }
-    }
+    const t = parseDeepgramResults(m);
+    if (t) this.emitTranscript(t);
   }
 }

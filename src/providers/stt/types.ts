@@ -4,14 +4,16 @@
  * in the stream.
  *
  * Adapters speak each provider's real wire protocol against a configurable base URL, so tests
- * run them against loopback fakes of the same protocol.
+ * run them against loopback fakes of the same protocol. The machinery the WebSocket adapters
+ * share (stream lifecycle, key scrubbing, handshake refusals) lives in `ws-stream.ts`: this
+ * module is only the contract, which callers import without pulling in `ws`.
  */
 import type { ProviderError } from '../errors.js';
 
-export type SttProviderName = 'deepgram';
+export type SttProviderName = 'deepgram' | 'openai' | 'elevenlabs' | 'cartesia';
 
 /** The supported provider names. */
-export const STT_PROVIDER_NAMES: readonly SttProviderName[] = ['deepgram'];
+export const STT_PROVIDER_NAMES: readonly SttProviderName[] = ['deepgram', 'openai', 'elevenlabs', 'cartesia'];
 
 export interface SttTranscript {
   text: string;
@@ -40,18 +42,27 @@ export interface SttStream {
 }
 
 export interface SttProvider {
-  readonly name: 'deepgram';
+  readonly name: SttProviderName;
+  /**
+   * The rate the provider works at, when it has one (OpenAI: 24000). Streams at other rates are
+   * still accepted (converted inside, or sent as they are when the provider takes them); a caller
+   * that can produce this rate directly saves a conversion.
+   */
+  readonly preferredSampleRateHz?: number;
   /** Connects; rejects with {@link ProviderError} (handshake refused, network, timeout) or `signal.reason`. */
   open(opts: SttStreamOptions): Promise<SttStream>;
 }
 
 export interface SttProviderOptions {
   apiKey: string;
-  /** Provider API root (default `https://api.deepgram.com`); `http(s)` is mapped to `ws(s)`. */
+  /**
+   * Provider API root (defaults: `https://api.deepgram.com`, `https://api.openai.com/v1`,
+   * `https://api.elevenlabs.io`, `https://api.cartesia.ai`); `http(s)` is mapped to `ws(s)`.
+   */
   baseUrl?: string;
-  /** Model id (default `nova-3`). */
+  /** Model id (defaults: `nova-3`, `gpt-4o-transcribe`, `scribe_v2_realtime`, `ink-whisper`). */
   model?: string;
-  /** Longest wait for the WebSocket handshake, ms (default 10000). */
+  /** Longest wait for the WebSocket handshake (and, where the protocol has one, the session start), ms (default 10000). */
   connectTimeoutMs?: number;
 }
 
