@@ -13,42 +13,23 @@
  */
 import { DEFAULT_TTS_VOICE_IDS } from '../../catalog/ai.js';
 import { registerSecret } from '../../util/logger.js';
-import {
-  checkApiKey,
-  checkRate,
-  normalizeGender,
-  postForAudio,
-  primaryLanguage,
-  resolveBaseUrl,
-  streamPcm,
-  timeoutOf,
-} from './stream.js';
+import { checkApiKey, checkRate, postForAudio, resolveBaseUrl, streamPcm, timeoutOf } from './stream.js';
 import type { ParsedError } from './stream.js';
 import type { TtsProvider, TtsProviderOptions, TtsRequest } from './types.js';
+import { resolveVoice } from './voices.js';
 
 export const DEEPGRAM_DEFAULT_BASE_URL = 'https://api.deepgram.com';
 export const DEEPGRAM_DEFAULT_VOICE = DEFAULT_TTS_VOICE_IDS.deepgram || 'aura-2-thalia-en';
 /** Rates Deepgram offers for `encoding=linear16`. */
 export const DEEPGRAM_LINEAR16_RATES = [8000, 16000, 24000, 32000, 48000] as const;
 
-/** Aura-2 voices by language: `[male, female]` (neutral takes the female voice). */
-const DEEPGRAM_BUILTIN_VOICES: Readonly<Record<string, readonly [string, string]>> = {
-  en: ['aura-2-apollo-en', 'aura-2-thalia-en'],
-  es: ['aura-2-nestor-es', 'aura-2-celeste-es'],
-};
-
-/** Picks the model (voice): request > configured default > language/gender table > Thalia. */
-export function deepgramVoiceFor(req: TtsRequest, defaultVoiceId?: string): string {
-  if (req.voiceId?.trim()) return req.voiceId.trim();
-  if (defaultVoiceId?.trim()) return defaultVoiceId.trim();
-  const lang = primaryLanguage(req.language);
-  const gender = normalizeGender(req.gender);
-  const row = (lang && DEEPGRAM_BUILTIN_VOICES[lang]) || (gender ? DEEPGRAM_BUILTIN_VOICES.en : undefined);
-  if (!row) return DEEPGRAM_DEFAULT_VOICE;
-  return gender === 'male' ? row[0] : row[1];
+/** Picks the model (voice): request > configured default > language/gender table > Thalia ({@link resolveVoice}). */
+export function deepgramVoiceFor(req: Omit<TtsRequest, 'text'>, defaultVoiceId?: string): string {
+  return resolveVoice({ ttsType: 'deepgram', voiceId: req.voiceId?.trim() || defaultVoiceId, language: req.language, gender: req.gender });
 }
 
-function parseDeepgramError(json: unknown): ParsedError {
+/** Message, code and request id of a Deepgram error JSON (`{err_code, err_msg, request_id}` or `{category, message, details}`). */
+export function parseDeepgramError(json: unknown): ParsedError {
   if (!json || typeof json !== 'object') return {};
   const j = json as Record<string, unknown>;
   const str = (v: unknown): string | undefined => (typeof v === 'string' && v ? v : undefined);

@@ -11,11 +11,9 @@
  * "normalizedAlignment": {...}}`, then `{"isFinal": true}`; errors `{"message", "error", "code"}`
  * or a close frame. The key goes in the header only: never in the URL or a message.
  */
-import type { IncomingMessage } from 'node:http';
 import { WebSocket } from 'ws';
 import type { RawData } from 'ws';
 import { registerSecret } from '../../util/logger.js';
-import { awaitSocketOpen } from '../ws-handshake.js';
 import {
   ELEVENLABS_DEFAULT_BASE_URL,
   ELEVENLABS_DEFAULT_MODEL,
@@ -24,10 +22,10 @@ import {
   elevenLabsVoiceFor,
   parseElevenLabsError,
 } from './elevenlabs.js';
-import { checkApiKey, checkRate, httpError, Pcm16leDecoder, resolveBaseUrl, scrub, timeoutOf } from './stream.js';
-import type { ParsedError } from './stream.js';
-import { ProviderError } from './types.js';
+import { checkApiKey, checkRate, resolveBaseUrl, timeoutOf } from './stream.js';
 import type { StreamingTtsProvider, TtsProviderOptions, TtsTextStream, TtsTextStreamRequest } from './types.js';
+import { openTtsSocket, parseJsonMessage, refusedHandshakeError, WsTextStream } from './ws-text-stream.js';
+import type { TtsServerEvent, TtsWireMessage } from './ws-text-stream.js';
 
 const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
 /** ElevenLabs' own default; it closes a connection that gets no text for this long. */
@@ -52,19 +50,6 @@ export interface ElevenLabsWsOptions extends TtsProviderOptions {
 /** `http(s)://host[/prefix]` → `ws(s)://host[/prefix]`. */
 function toWsBase(httpBase: string): string {
   return httpBase.replace(/^http/, 'ws');
-}
-
-/** The ProviderError of a refused handshake (401, 404, ...), from ElevenLabs' error JSON. */
-function handshakeError(apiKey: string, res: IncomingMessage, body: string): ProviderError {
-  let parsed: ParsedError = {};
-  try {
-    parsed = parseElevenLabsError(JSON.parse(body));
-  } catch {
-    if (body.trim()) parsed = { message: body };
-  }
-  const rid = res.headers['request-id'];
-  if (typeof rid === 'string') parsed.requestId = rid;
-  return httpError('elevenlabs', apiKey, res.statusCode ?? 0, parsed, res.statusMessage ?? '');
 }
 
 /** ElevenLabs TTS that takes its text as a stream ({@link StreamingTtsProvider}). */
@@ -118,172 +103,54 @@ export class ElevenLabsWsTts implements StreamingTtsProvider {
     const signal = req.signal;
     signal?.throwIfAborted();
     const apiKey = this.apiKey;
-    const ws = new WebSocket(this.streamInputUrl(req), {
-      headers: { 'xi-api-key': apiKey },
-      // A redirect would resend the key header to wherever it points.
-      followRedirects: false,
-      perMessageDeflate: false,
-    });
-    await awaitSocketOpen(ws, {
-      kind: 'tts',
+    const ws = await openTtsSocket({
       provider: 'elevenlabs',
-      what: 'elevenlabs TTS',
+      apiKey,
+      url: this.streamInputUrl(req),
+      headers: { 'xi-api-key': apiKey },
       timeoutMs: this.connectTimeoutMs,
       signal,
-      scrub: (text) => scrub(text, apiKey),
-      refused: (res, body) => handshakeError(apiKey, res, body),
+      refused: (res, body) => refusedHandshakeError('elevenlabs', apiKey, res, body, parseElevenLabsError, 'request-id'),
     });
     const init: Record<string, unknown> = { text: ' ', generation_config: { chunk_length_schedule: this.chunkLengthSchedule } };
     if (this.voiceSettings) init.voice_settings = this.voiceSettings;
     ws.send(JSON.stringify(init));
-    return new ElevenLabsTextStream(ws, apiKey, signal, this.idleTimeoutMs);
+    return new ElevenLabsTextStream({ ws, provider: 'elevenlabs', apiKey, signal, idleTimeoutMs: this.idleTimeoutMs });
   }
 }
 
-class ElevenLabsTextStream implements TtsTextStream {
-  readonly audio: AsyncIterable<Int16Array>;
-  private readonly queue: Int16Array[] = [];
-  private readonly decoder = new Pcm16leDecoder();
-  private wake: (() => void) | undefined;
-  private ended = false;
-  /** No more audio will come (final, cancelled, failed). */
-  private done = false;
-  private cancelled = false;
-  private error: unknown;
-  private idleTimer: NodeJS.Timeout | undefined;
-  private readonly onAbort = (): void => this.fail(this.signal?.reason);
-
-  constructor(
-    private readonly ws: WebSocket,
-    private readonly apiKey: string,
-    private readonly signal: AbortSignal | undefined,
-    private readonly idleTimeoutMs: number,
-  ) {
-    signal?.addEventListener('abort', this.onAbort, { once: true });
-    ws.on('message', (data: RawData) => this.handleMessage(data.toString()));
-    ws.on('close', (code: number, reason: Buffer) => {
-      if (this.done) return this.cleanup();
-      const why = scrub(reason.toString('utf8'), apiKey);
-      this.fail(new ProviderError('tts', 'elevenlabs', `elevenlabs TTS connection closed before the final audio (${code}${why ? ` ${why}` : ''})`, { code: 'closed' }));
-    });
-    ws.on('error', (err: Error) => {
-      this.fail(new ProviderError('tts', 'elevenlabs', `elevenlabs TTS connection error: ${scrub(err.message, apiKey)}`, { code: 'network' }));
-    });
-    this.audio = { [Symbol.asyncIterator]: () => this.iterate() };
+/** The stream-input protocol; {@link WsTextStream} runs the stream. */
+class ElevenLabsTextStream extends WsTextStream {
+  protected override textMessage(text: string): TtsWireMessage {
+    return { text };
   }
 
-  pushText(text: string): void {
-    if (this.ended) throw new Error('elevenlabs TTS: pushText() after end()');
-    // An empty text is the protocol's end-of-input signal: never send one by accident.
-    if (typeof text !== 'string' || text.length === 0) return;
-    this.send({ text });
+  protected override flushMessage(): TtsWireMessage {
+    return { text: ' ', flush: true };
   }
 
-  flush(): void {
-    if (this.ended) return;
-    this.send({ text: ' ', flush: true });
-  }
-
-  end(): void {
-    if (this.ended) return;
-    this.ended = true;
+  protected override endInput(): boolean {
+    // The empty text ends the input: the last audio comes, then `isFinal`.
     this.send({ text: '' });
-    this.armIdle();
+    return false;
   }
 
-  cancel(): void {
-    if (this.done && this.cancelled) return;
-    this.cancelled = true;
-    this.ended = true;
-    this.queue.length = 0;
-    this.settle();
+  protected override leaveCancelled(): void {
+    // The protocol has no cancel message: dropping the socket is what stops the generation.
     if (this.ws.readyState === WebSocket.OPEN || this.ws.readyState === WebSocket.CONNECTING) this.ws.terminate();
   }
 
-  private send(msg: Record<string, unknown>): void {
-    if (this.done || this.ws.readyState !== WebSocket.OPEN) return;
-    this.ws.send(JSON.stringify(msg));
-  }
-
-  /** Only runs once all text is in: before that, a gap in audio is the caller's own pace. */
-  private armIdle(): void {
-    if (this.done) return;
-    clearTimeout(this.idleTimer);
-    this.idleTimer = setTimeout(
-      () => this.fail(new ProviderError('tts', 'elevenlabs', `elevenlabs TTS timed out: no data for ${this.idleTimeoutMs} ms`, { code: 'timeout' })),
-      this.idleTimeoutMs,
-    );
-  }
-
-  private handleMessage(raw: string): void {
-    if (this.done) return;
-    let msg: Record<string, unknown>;
-    try {
-      msg = JSON.parse(raw) as Record<string, unknown>;
-    } catch {
-      return this.fail(new ProviderError('tts', 'elevenlabs', 'elevenlabs TTS sent a message that is not JSON', { code: 'protocol' }));
-    }
-    if (this.ended) this.armIdle();
+  protected override parse(data: RawData): readonly TtsServerEvent[] {
+    const msg = parseJsonMessage(data);
+    if (!msg) return [{ type: 'malformed' }];
+    const events: TtsServerEvent[] = [];
     if (typeof msg.audio === 'string' && msg.audio) {
-      const samples = this.decoder.decode(Buffer.from(msg.audio, 'base64'));
-      if (samples.length > 0) {
-        this.queue.push(samples);
-        this.wakeUp();
-      }
+      events.push({ type: 'audio', pcm: Buffer.from(msg.audio, 'base64') });
     } else if (typeof msg.error === 'string' || (typeof msg.message === 'string' && msg.isFinal === undefined)) {
-      const code = typeof msg.error === 'string' ? scrub(msg.error, this.apiKey) : undefined;
-      const text = scrub(typeof msg.message === 'string' ? msg.message : 'no error message', this.apiKey);
-      return this.fail(new ProviderError('tts', 'elevenlabs', `elevenlabs TTS failed${code ? ` ${code}` : ''}: ${text}`, { code }));
+      const message = typeof msg.message === 'string' ? msg.message : undefined;
+      return [{ type: 'error', error: this.providerFailure(message, typeof msg.error === 'string' ? msg.error : undefined) }];
     }
-    if (msg.isFinal === true) {
-      this.settle();
-      this.ws.close(1000);
-    }
-  }
-
-  private fail(err: unknown): void {
-    if (this.done) return;
-    this.error = err;
-    this.settle();
-    this.ws.terminate();
-  }
-
-  private settle(): void {
-    this.done = true;
-    this.cleanup();
-    this.wakeUp();
-  }
-
-  private cleanup(): void {
-    clearTimeout(this.idleTimer);
-    this.signal?.removeEventListener('abort', this.onAbort);
-  }
-
-  private wakeUp(): void {
-    const w = this.wake;
-    this.wake = undefined;
-    w?.();
-  }
-
-  private async *iterate(): AsyncGenerator<Int16Array, void, undefined> {
-    let finished = false;
-    try {
-      for (;;) {
-        if (this.cancelled) break;
-        const next = this.queue.shift();
-        if (next) {
-          yield next;
-          continue;
-        }
-        if (this.done) {
-          if (this.error !== undefined && !this.cancelled) throw this.error;
-          break;
-        }
-        await new Promise<void>((r) => (this.wake = r));
-      }
-      finished = true;
-    } finally {
-      if (!finished || !this.done) this.cancel();
-    }
+    if (msg.isFinal === true) events.push({ type: 'done' });
+    return events;
   }
 }

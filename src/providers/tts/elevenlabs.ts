@@ -12,18 +12,10 @@
  */
 import { DEFAULT_TTS_VOICE_IDS } from '../../catalog/ai.js';
 import { registerSecret } from '../../util/logger.js';
-import {
-  checkApiKey,
-  checkRate,
-  normalizeGender,
-  postForAudio,
-  primaryLanguage,
-  resolveBaseUrl,
-  streamPcm,
-  timeoutOf,
-} from './stream.js';
+import { checkApiKey, checkRate, postForAudio, primaryLanguage, resolveBaseUrl, streamPcm, timeoutOf } from './stream.js';
 import type { ParsedError } from './stream.js';
 import type { TtsProvider, TtsProviderOptions, TtsRequest } from './types.js';
+import { resolveVoice } from './voices.js';
 
 export const ELEVENLABS_DEFAULT_BASE_URL = 'https://api.elevenlabs.io';
 export const ELEVENLABS_DEFAULT_MODEL = 'eleven_flash_v2_5';
@@ -31,26 +23,8 @@ export const ELEVENLABS_DEFAULT_VOICE = DEFAULT_TTS_VOICE_IDS.elevenlabs || 'EXA
 /** The `pcm_<rate>` output formats ElevenLabs offers (44.1 kHz needs a Pro plan). */
 export const ELEVENLABS_PCM_RATES = [8000, 16000, 22050, 24000, 32000, 44100, 48000] as const;
 
-/**
- * VoIPBIN's built-in ElevenLabs voices by language and gender (VoIPBIN AI docs, "Built-in
- * ElevenLabs Voice IDs"): `[male, female, neutral]`, keyed by ISO 639-1 code.
- */
-export const ELEVENLABS_BUILTIN_VOICES: Readonly<Record<string, readonly [string, string, string]>> = {
-  en: ['21m00Tcm4TlvDq8ikWAM', 'EXAVITQu4vr4xnSDxMaL', 'EXAVITQu4vr4xnSDxMaL'],
-  ja: ['Mv8AjrYZCBkdsmDHNwcB', 'PmgfHCGeS5b7sH90BOOJ', 'PmgfHCGeS5b7sH90BOOJ'],
-  zh: ['MI36FIkp9wRP7cpWKPTl', 'ZL9dtgFhmkTzAHUUtQL8', 'ZL9dtgFhmkTzAHUUtQL8'],
-  de: ['uM8iMoqaSe1eDaJiWfxf', 'nF7t9cuYo0u3kuVI9q4B', 'nF7t9cuYo0u3kuVI9q4B'],
-  fr: ['IPgYtHTNLjC7Bq7IPHrm', 'SmWACbi37pETyxxMhSpc', 'SmWACbi37pETyxxMhSpc'],
-  hi: ['IvLWq57RKibBrqZGpQrC', 'MF4J4IDTRo0AxOO4dpFR', 'MF4J4IDTRo0AxOO4dpFR'],
-  ko: ['nbrxrAz3eYm9NgojrmFK', 'AW5wrnG1jVizOYY7R1Oo', 'AW5wrnG1jVizOYY7R1Oo'],
-  it: ['iLVmqjzCGGvqtMCk6vVQ', 'b8jhBTcGAq4kQGWmKprT', 'b8jhBTcGAq4kQGWmKprT'],
-  es: ['JjHBC66wF58p4ogebCNA', 'UOIqAnmS11Reiei1Ytkc', 'UOIqAnmS11Reiei1Ytkc'],
-  pt: ['NdHRjGnnDKGnnm2c19le', 'CZD4BJ803C6T0alQxsR7', 'CZD4BJ803C6T0alQxsR7'],
-  nl: ['G53Wkf3yrsXvhoQsmslL', 'YUdpWWny7k5yb4QCeweX', 'YUdpWWny7k5yb4QCeweX'],
-  ru: ['qJBO8ZmKp4te7NTtYgzz', 'ymDCYd8puC7gYjxIamPt', 'ymDCYd8puC7gYjxIamPt'],
-  ar: ['s83SAGdFTflAwJcAV81K', 'EXAVITQu4vr4xnSDxMaL', '4wf10lgibMnboGJGCLrP'],
-  pl: ['H5xTcsAIeS5RAykjz57a', 'W0sqKm1Sfw1EzlCH14FQ', 'W0sqKm1Sfw1EzlCH14FQ'],
-};
+/** VoIPBIN's built-in ElevenLabs voices (now kept with the other voice rules in voices.ts). */
+export { ELEVENLABS_BUILTIN_VOICES } from './voices.js';
 
 /** Models that accept `language_code` (others answer an error when it is sent). */
 const LANGUAGE_CODE_MODEL = /^eleven_(?:flash|turbo)_v2_5/;
@@ -61,15 +35,12 @@ export function elevenLabsLanguageCode(model: string, language: string | undefin
   return code && LANGUAGE_CODE_MODEL.test(model) ? code : undefined;
 }
 
-/** Picks the voice: request > configured default > VoIPBIN's language/gender table > Sarah. */
-export function elevenLabsVoiceFor(req: TtsRequest, defaultVoiceId?: string): string {
-  if (req.voiceId?.trim()) return req.voiceId.trim();
-  if (defaultVoiceId?.trim()) return defaultVoiceId.trim();
-  const lang = primaryLanguage(req.language);
-  const gender = normalizeGender(req.gender);
-  const row = (lang && ELEVENLABS_BUILTIN_VOICES[lang]) || (gender ? ELEVENLABS_BUILTIN_VOICES.en : undefined);
-  if (!row) return ELEVENLABS_DEFAULT_VOICE;
-  return gender === 'male' ? row[0] : gender === 'neutral' ? row[2] : row[1];
+/**
+ * Picks the voice: request > configured default > VoIPBIN's language/gender table > Rachel
+ * ({@link resolveVoice}; the flow variable override is the caller's, who has the variables).
+ */
+export function elevenLabsVoiceFor(req: Omit<TtsRequest, 'text'> & { text?: string }, defaultVoiceId?: string): string {
+  return resolveVoice({ ttsType: 'elevenlabs', voiceId: req.voiceId?.trim() || defaultVoiceId, language: req.language, gender: req.gender });
 }
 
 /** Message and code of an ElevenLabs error JSON (`{detail: {status, message}}`, FastAPI `{detail: [...]}` or `{detail: "..."}`). */

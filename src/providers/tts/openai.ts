@@ -12,9 +12,10 @@
 import OpenAI, { APIConnectionTimeoutError, APIError } from 'openai';
 import { DEFAULT_TTS_VOICE_IDS } from '../../catalog/ai.js';
 import { registerSecret } from '../../util/logger.js';
-import { checkApiKey, httpError, normalizeGender, resolveBaseUrl, streamPcm, timeoutOf } from './stream.js';
+import { checkApiKey, httpError, resolveBaseUrl, streamPcm, timeoutOf } from './stream.js';
 import { ProviderError } from './types.js';
 import type { TtsProvider, TtsProviderOptions, TtsRequest } from './types.js';
+import { resolveVoice } from './voices.js';
 
 export const OPENAI_DEFAULT_BASE_URL = 'https://api.openai.com/v1';
 export const OPENAI_DEFAULT_MODEL = 'gpt-4o-mini-tts';
@@ -24,15 +25,9 @@ export const OPENAI_PCM_RATE = 24000;
 /** One quick SDK retry (429, 5xx, connection errors); more would arrive too late for a call. */
 const OPENAI_MAX_RETRIES = 1;
 
-/** Built-in voices by gender, used when neither the request nor the configuration names one. */
-const OPENAI_GENDER_VOICES = { male: 'onyx', female: 'nova', neutral: 'alloy' } as const;
-
-/** Picks the voice: request > configured default > gender > alloy. */
-export function openAiVoiceFor(req: TtsRequest, defaultVoiceId?: string): string {
-  if (req.voiceId?.trim()) return req.voiceId.trim();
-  if (defaultVoiceId?.trim()) return defaultVoiceId.trim();
-  const gender = normalizeGender(req.gender);
-  return gender ? OPENAI_GENDER_VOICES[gender] : OPENAI_DEFAULT_VOICE;
+/** Picks the voice: request > configured default > gender > alloy ({@link resolveVoice}). */
+export function openAiVoiceFor(req: Omit<TtsRequest, 'text'>, defaultVoiceId?: string): string {
+  return resolveVoice({ ttsType: 'openai', voiceId: req.voiceId?.trim() || defaultVoiceId, gender: req.gender });
 }
 
 export class OpenAiTts implements TtsProvider {

@@ -7,11 +7,11 @@
  */
 import type { ProviderError } from '../errors.js';
 
-/** The providers with an adapter. */
-export type TtsProviderName = 'openai' | 'elevenlabs' | 'deepgram';
+/** The providers with an adapter (`tts_type` values; cartesia speaks over its WebSocket only). */
+export type TtsProviderName = 'openai' | 'elevenlabs' | 'deepgram' | 'cartesia';
 
 /** The supported provider names, in the order `ttsProviderFromEnv` prefers them. */
-export const TTS_PROVIDER_NAMES: readonly TtsProviderName[] = ['elevenlabs', 'openai', 'deepgram'];
+export const TTS_PROVIDER_NAMES: readonly TtsProviderName[] = ['elevenlabs', 'openai', 'deepgram', 'cartesia'];
 
 export interface TtsRequest {
   text: string;
@@ -40,13 +40,16 @@ export interface TtsProvider {
 
 export interface TtsProviderOptions {
   apiKey: string;
-  /** Provider API root (defaults: `https://api.openai.com/v1`, `https://api.elevenlabs.io`, `https://api.deepgram.com`). */
+  /**
+   * Provider API root (defaults: `https://api.openai.com/v1`, `https://api.elevenlabs.io`,
+   * `https://api.deepgram.com`, `https://api.cartesia.ai`); WebSocket adapters use its `ws(s)` form.
+   */
   baseUrl?: string;
-  /** Model id (openai `gpt-4o-mini-tts`, elevenlabs `eleven_flash_v2_5`; for deepgram the model is the voice). */
+  /** Model id (openai `gpt-4o-mini-tts`, elevenlabs `eleven_flash_v2_5`, cartesia `sonic-3`; for deepgram the model is the voice). */
   model?: string;
   /** Voice used when a request names none (beats the language/gender tables). */
   defaultVoiceId?: string;
-  /** PCM rate to request (openai: 24000 only; elevenlabs and deepgram: 16000 by default). */
+  /** PCM rate to request (openai: 24000 only; elevenlabs, deepgram and cartesia: 16000 by default). */
   sampleRateHz?: number;
   /**
    * Longest wait for the response headers and then between two body chunks, in ms (default
@@ -92,4 +95,10 @@ export interface StreamingTtsProvider {
    * when the connection is refused (with its HTTP status), fails or times out.
    */
   openTextStream(req: TtsTextStreamRequest): Promise<TtsTextStream>;
+}
+
+/** Options of the text-streaming adapters: the common ones plus the WebSocket handshake's limit. */
+export interface StreamingTtsProviderOptions extends TtsProviderOptions {
+  /** Longest wait for the WebSocket handshake, ms (default 10000). */
+  connectTimeoutMs?: number;
 }
