@@ -31,6 +31,12 @@ import { GatewayMetrics, withSessionMetrics } from './metrics/gateway-metrics.js
 import { registerMetricsRoute } from './metrics/http.js';
 import { isOpenAIRealtimeConfig, openAIRealtimeAgent } from '../streams/agents/openai-realtime/agent.js';
 import { GatewaySessions, registerGatewayRoutes } from './gateway/index.js';
+import { isPipelineConfig, pipelineAgent } from '../streams/agents/pipeline/agent.js';
+import type { PipelineParts } from '../streams/agents/pipeline/agent.js';
+import { EchoGate, VoiceActivityDetector, vadConfigFrom } from '../streams/agents/pipeline/vad/index.js';
+import { llmProviderFromEnv } from './providers/llm/index.js';
+import { sttProviderForType } from './providers/stt/index.js';
+import { ttsProviderForType } from './providers/tts/index.js';
 
 /** A running `voipbin-ai serve`. */
 export interface RunningServer {
@@ -83,16 +89,38 @@ export interface StartOptions {
  * The agents this process runs (local ai_talk / ai actions and gateway sessions on remote calls),
  * chosen by the AI configuration (the first match wins).
  */
-export function defaultAgentRegistry(logger: Logger): AgentRegistry {
+export function defaultAgentRegistry(logger: Logger, env: Record<string, string | undefined> = process.env): AgentRegistry {
   return (
     new AgentRegistry()
       // OpenAI Realtime models: the AI's engine_key (OPENAI_API_KEY only when it has none), OPENAI_BASE_URL.
       .register(
         isOpenAIRealtimeConfig,
-        openAIRealtimeAgent({ baseUrl: process.env.OPENAI_BASE_URL?.trim() || undefined, fallbackApiKey: process.env.OPENAI_API_KEY, logger }),
+        openAIRealtimeAgent({ baseUrl: env.OPENAI_BASE_URL?.trim() || undefined, fallbackApiKey: env.OPENAI_API_KEY, logger }),
       )
       .register(isExternalAgentConfig, externalAgent({ logger }))
+      // Every other <provider>.<model>: the built-in VAD → STT → LLM → TTS pipeline.
+      .register(isPipelineConfig, pipelineAgent(pipelineParts(logger, env)))
   );
+}
+
+/**
+ * The built-in pipeline's providers for an AI configuration: the LLM of `engine_model` with the
+ * AI's `engine_key` (else the provider's key variable) and `<PROVIDER>_BASE_URL`; the STT of
+ * `stt_type` and the TTS of `tts_type` with the server's keys (`DEEPGRAM_API_KEY`, ...); the Silero
+ * VAD with its energy gate, configured by `vad_config`; and the echo gate.
+ */
+export function pipelineParts(logger: Logger, env: Record<string, string | undefined> = process.env): PipelineParts {
+  return {
+    llm: (c) => llmProviderFromEnv(c.engine_model, env, { apiKey: c.engine_key }),
+    stt: (c) => sttProviderForType(c.stt_type || 'deepgram', env),
+    tts: (c) => ttsProviderForType(c.tts_type || 'elevenlabs', env),
+    vad: (c) => {
+      const v = vadConfigFrom(c.vad_config);
+      return new VoiceActivityDetector({ confidence: v.confidence, startSecs: v.startSecs, stopSecs: v.stopSecs, minVolume: v.minVolume });
+    },
+    echo: () => new EchoGate(),
+    logger,
+  };
 }
 
 /** The local VoIPBIN assembled but not listening: store, context, call engine and API app. */

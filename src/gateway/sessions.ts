@@ -50,7 +50,7 @@ export const GATEWAY_NOT_CONFIGURED =
   'the gateway runs agents on calls of a remote VoIPBIN, and none is configured: set VOIPBIN_API_URL (e.g. https://api.voipbin.net/v1.0) and VOIPBIN_ACCESSKEY, then restart';
 
 export const NO_AGENT_MESSAGE =
-  'no agent serves this engine_model on this gateway: OpenAI Realtime models (openai.gpt-realtime...) and external.<name> agents run here';
+  'no agent serves this engine_model on this gateway: use <provider>.<model> (the built-in pipeline, e.g. openai.gpt-4o), an OpenAI Realtime model (openai.gpt-realtime...), or external.<name> with parameter.agent_url';
 
 /** An inline AI configuration (instead of `ai_id`). */
 export interface InlineAi {

@@ -32,6 +32,11 @@ export interface AgentConfig {
   tool_names: string[];
   vad_config: Record<string, number>;
   parameter: Record<string, unknown>;
+  /**
+   * The flow action: `ai_talk` (realtime, the caller may interrupt) or `ai` (request-response:
+   * the caller's turn ends, the AI answers, no interruption). Default `ai_talk`.
+   */
+  mode?: 'ai' | 'ai_talk';
 }
 
 /** What an agent is started with. */

@@ -33,6 +33,17 @@ export interface FakeDeepgramBehavior {
   failOnAudio?: { code: number; reason: string };
   /** Never answer the upgrade (to test connect timeouts and aborts while connecting). */
   hangHandshake?: boolean;
+  /**
+   * Scripted recognition (the voice pipeline's tests): each stretch of speech (100 ms windows
+   * above {@link VOICE_RMS}) followed by {@link FakeDeepgramBehavior.quietMs} of quiet becomes
+   * one utterance whose text is the next entry (shifted off, shared by all connections; `word<N>`
+   * when none is left): an interim with its first word once speech is heard, then a final with
+   * `speech_final: true` and an `UtteranceEnd` at the quiet. Without it, every 0.5 s window is
+   * recognised on its own (see the file comment).
+   */
+  script?: string[];
+  /** Quiet that ends a scripted utterance, ms (default 300). */
+  quietMs?: number;
 }
 
 export interface FakeDeepgramConnection {
@@ -146,13 +157,50 @@ export async function startFakeDeepgramLive(apiKey = 'dg-test-key-0123456789abcd
   function serve(ws: WebSocket, rate: number, init: Pick<FakeDeepgramConnection, 'path' | 'query' | 'headers'>): void {
     const conn: FakeDeepgramConnection = { ...init, frameSizes: [], audio: Buffer.alloc(0), texts: [], sent: [], closed: false };
     connections.push(conn);
-    const windowBytes = Math.round(rate * WINDOW_SEC) * 2;
+    const windowBytes = Math.round(rate * (fake.behavior.script ? 0.1 : WINDOW_SEC)) * 2;
     let consumed = 0; // bytes already recognised
     let voiced = 0;
     let flushing = false;
     const pending = new Set<Promise<void>>();
 
+    // Scripted mode's state: the utterance being heard (its start, its text) and the quiet after it.
+    let utterance: { startSec: number; text: string } | undefined;
+    let quietSec = 0;
+    const scripted = (bytes: Buffer, startSec: number): void => {
+      const n = bytes.length >> 1;
+      let sum = 0;
+      for (let i = 0; i < n; i++) sum += bytes.readInt16LE(i * 2) ** 2;
+      const voicedNow = n > 0 && Math.sqrt(sum / n) > VOICE_RMS;
+      const dur = n / rate;
+      if (voicedNow) {
+        quietSec = 0;
+        if (!utterance) {
+          const text = fake.behavior.script?.shift() ?? `word${++voiced}`;
+          utterance = { startSec, text };
+          send(conn, ws, { type: 'SpeechStarted', channel: [0, 1], timestamp: startSec });
+          send(conn, ws, results(text.split(/\s+/)[0]!, startSec, dur, false));
+        }
+        return;
+      }
+      if (!utterance) return;
+      quietSec += dur;
+      if (quietSec * 1000 < (fake.behavior.quietMs ?? 300)) return;
+      const u = utterance;
+      utterance = undefined;
+      const end = startSec + dur - quietSec;
+      const final = (): void => {
+        send(conn, ws, results(u.text, u.startSec, end - u.startSec, true));
+        send(conn, ws, { type: 'UtteranceEnd', channel: [0, 1], last_word_end: end });
+      };
+      const delay = fake.behavior.finalDelayMs ?? 0;
+      if (delay <= 0) return final();
+      const p = new Promise<void>((r) => setTimeout(r, delay)).then(final);
+      pending.add(p);
+      void p.finally(() => pending.delete(p));
+    };
+
     const recognise = (bytes: Buffer, startSec: number): void => {
+      if (fake.behavior.script) return scripted(bytes, startSec);
       const n = bytes.length >> 1;
       let sum = 0;
       for (let i = 0; i < n; i++) sum += bytes.readInt16LE(i * 2) ** 2;

@@ -51,7 +51,10 @@ export interface FakeOpenAiChat {
   readonly origin: string;
   readonly apiKey: string;
   readonly requests: RecordedChatRequest[];
+  /** The reply to every request, unless {@link FakeOpenAiChat.replies} has one queued. */
   script: ChatScript;
+  /** Replies for the next requests, in order (each is used once, then `script` again). */
+  readonly replies: ChatScript[];
   close(): Promise<void>;
 }
 
@@ -118,12 +121,13 @@ export function completionBody(model: string, script: ChatScript): object {
 
 export async function startFakeOpenAiChat(apiKey = 'sk-fake-chat-key-0123456789'): Promise<FakeOpenAiChat> {
   const requests: RecordedChatRequest[] = [];
-  const fake = { script: {} as ChatScript };
+  const fake = { script: {} as ChatScript, replies: [] as ChatScript[] };
 
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const rec = await recordRequest(req, res, requests);
     const body = rec.body;
-    const script = fake.script;
+    // A queued reply answers only a well-formed, authorised request (taken below, once checked).
+    let script = fake.replies[0] ?? fake.script;
 
     if (rec.method !== 'POST' || !rec.path.endsWith('/chat/completions')) {
       return sendError(res, rec, 404, `Invalid URL (${rec.method} ${rec.path})`, 'invalid_request_error', null);
@@ -136,6 +140,7 @@ export async function startFakeOpenAiChat(apiKey = 'sk-fake-chat-key-0123456789'
     if (!body || typeof body.model !== 'string' || !Array.isArray(body.messages) || body.messages.length === 0) {
       return sendError(res, rec, 400, "'model' and 'messages' are required", 'invalid_request_error', null);
     }
+    if (fake.replies.length > 0) script = fake.replies.shift()!;
     if (script.headerDelayMs) await sleep(script.headerDelayMs);
     if (res.destroyed) return;
     if (script.failWith) {
@@ -174,6 +179,7 @@ export async function startFakeOpenAiChat(apiKey = 'sk-fake-chat-key-0123456789'
     origin,
     apiKey,
     requests,
+    replies: fake.replies,
     get script() {
       return fake.script;
     },

@@ -42,6 +42,11 @@ export interface FakeBehavior {
   failWith?: { status: number; body: unknown };
   /** Put the presented key verbatim into auth error messages (to prove clients scrub it). */
   echoKeyInErrors?: boolean;
+  /**
+   * The audio of a request's text at `rateHz` (e.g. espeak-ng speech, for the voice pipeline's
+   * tests) instead of {@link knownPcm}.
+   */
+  speech?: (text: string, rateHz: number) => Int16Array | Promise<Int16Array>;
 }
 
 export interface FakeTtsServer {
@@ -95,7 +100,9 @@ async function readBody(req: IncomingMessage): Promise<string> {
 
 async function streamAudio(fake: FakeTtsServer, rec: RecordedRequest, res: ServerResponse, rateHz: number): Promise<void> {
   const b = fake.behavior;
-  const audio = pcmBytes(knownPcm(rateHz));
+  const body = (rec.body ?? {}) as { input?: unknown; text?: unknown };
+  const text = typeof body.input === 'string' ? body.input : typeof body.text === 'string' ? body.text : '';
+  const audio = pcmBytes(b.speech ? await b.speech(text, rateHz) : knownPcm(rateHz));
   const bytes = b.trailingOddByte ? Buffer.concat([audio, Buffer.from([0x7f])]) : audio;
   const sizes = b.chunkSizes ?? ODD_CHUNK_SIZES;
   const end = b.stallAfterBytes !== undefined ? Math.min(b.stallAfterBytes, bytes.length) : bytes.length;

@@ -14,7 +14,7 @@ import { liveCallPort } from './live-call-port.js';
 
 /** Why an AI action ended, stored in the AI call's metadata. */
 export const NO_AGENT_REASON =
-  'no agent serves this engine_model on this VoIPBIN gateway yet: OpenAI Realtime models (openai.gpt-realtime...) and external.<name> agents run, the built-in pipeline for other models comes in a later release; the AI call ended and the flow went on';
+  'no agent serves this engine_model: use <provider>.<model> (the built-in pipeline, e.g. openai.gpt-4o), an OpenAI Realtime model (openai.gpt-realtime...), or external.<name> with parameter.agent_url; the AI call ended and the flow went on';
 
 function isPlainObject(v: unknown): boolean {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -121,11 +121,13 @@ function localFlowHooks(r: FlowRunner, agentSourceName: string): FlowHooks {
 export async function runAiAction(r: FlowRunner, a: FlowAction, signal: AbortSignal): Promise<void> {
   const call = r.call;
   await r.engine.answer(call);
-  const config = await resolveConfig(r, a.option);
-  if ('error' in config) {
-    r.ctx.logger.warn(`${a.type} action skipped: ${config.error}`, { activeflow_id: r.activeflow.id });
+  const resolved = await resolveConfig(r, a.option);
+  if ('error' in resolved) {
+    r.ctx.logger.warn(`${a.type} action skipped: ${resolved.error}`, { activeflow_id: r.activeflow.id });
     return;
   }
+  // `ai` is request-response (no interruption); `ai_talk` is the realtime conversation.
+  const config: AgentConfig = { ...resolved, mode: a.type === 'ai' ? 'ai' : 'ai_talk' };
   let aicall: Row = newAicallRow(call.row.customer_id, {
     assistance_id: idOrNil(config.ai_id),
     ai_engine_model: config.engine_model,

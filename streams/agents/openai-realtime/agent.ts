@@ -52,6 +52,8 @@ import type {
   ClearReport,
 } from '../agent.js';
 import { PCMU } from '../agent.js';
+import { DtmfCollector, dtmfText } from '../dtmf.js';
+import { cutAtWordBoundary } from '../heard-text.js';
 import { toOpenAIRealtimeTools } from '../../../tools/export.js';
 import { redact } from '../../../src/util/logger.js';
 import type { Logger } from '../../../src/util/logger.js';
@@ -59,6 +61,10 @@ import { connectRealtime } from './connection.js';
 import type { ConnectRealtimeOptions, RealtimeCloseInfo, RealtimeConnection } from './connection.js';
 import { isOpenAIRealtimeEngineModel, openAIRealtimeModel } from './models.js';
 import { buildSessionUpdate } from './session-update.js';
+
+// Shared with the other agents; exported here too for callers that import them from this agent.
+export { DTMF_GAP_MS, dtmfText } from '../dtmf.js';
+export { cutAtWordBoundary } from '../heard-text.js';
 
 /** 55 minutes: well before OpenAI's 60-minute session cap. */
 export const DEFAULT_MAX_SESSION_MS = 55 * 60_000;
@@ -76,13 +82,6 @@ const MAX_RESPONSES_KEPT = 64;
 const CREATE_TIMEOUT_MS = 10_000;
 /** A `response.cancel` with no `response.done` by then counts as done. */
 const CANCEL_TIMEOUT_MS = 5_000;
-/** A pause between key presses this long ends the digits sent to the model as one message. */
-export const DTMF_GAP_MS = 1500;
-
-/** The user line a run of DTMF digits becomes (model input and stored message). */
-export function dtmfText(digits: string): string {
-  return `The caller pressed on the phone keypad: ${digits.split('').join(' ')}`;
-}
 
 /** End reasons after which the host plays nothing more (the runner's no-drain reasons). */
 const NO_DRAIN_REASONS = new Set(['hangup', 'stop_flow']);
@@ -181,19 +180,6 @@ function eventId(): string {
   return `evt_vbai_${process.pid.toString(36)}_${eventCounter.toString(36)}`;
 }
 
-/**
- * Cuts `text` to about `fraction` of it, at a word boundary (never mid-word: the last word kept
- * is one that ends at or before the proportional point).
- */
-export function cutAtWordBoundary(text: string, fraction: number): string {
-  if (!(fraction > 0)) return '';
-  if (fraction >= 1) return text.trim();
-  const at = Math.round(text.length * fraction);
-  if (at >= text.length) return text.trim();
-  if (/\s/.test(text[at] ?? '')) return text.slice(0, at).trim();
-  const lastSpace = text.slice(0, at + 1).search(/\s\S*$/);
-  return lastSpace < 0 ? '' : text.slice(0, lastSpace).trim();
-}
 
 export class RealtimeAgentSession implements AgentSession {
   readonly input = PCMU;
@@ -215,9 +201,8 @@ export class RealtimeAgentSession implements AgentSession {
   private userSpeaking = false;
   private lastSpeechStoppedAt = 0;
   private pumpTimer: NodeJS.Timeout | undefined;
-  /** DTMF digits pressed since the last message to the model, and the pause timer that sends them. */
-  private dtmfDigits = '';
-  private dtmfTimer: NodeJS.Timeout | undefined;
+  /** DTMF digits pressed since the last message to the model (sent at `#` or a pause). */
+  private readonly dtmfKeys = new DtmfCollector((digits) => this.flushDtmf(digits));
   private createTimer: NodeJS.Timeout | undefined;
   private cancelTimer: NodeJS.Timeout | undefined;
 
@@ -290,18 +275,11 @@ export class RealtimeAgentSession implements AgentSession {
 
   dtmf(digit: string): void {
     if (this.stopped) return;
-    this.dtmfDigits += digit;
-    if (this.dtmfTimer) clearTimeout(this.dtmfTimer);
-    this.dtmfTimer = undefined;
-    if (digit === '#') this.flushDtmf();
-    else this.dtmfTimer = setTimeout(() => this.flushDtmf(), DTMF_GAP_MS);
+    this.dtmfKeys.press(digit);
   }
 
   /** The digits so far to the model as one user message, then a response (see the class comment). */
-  private flushDtmf(): void {
-    this.dtmfTimer = undefined;
-    const digits = this.dtmfDigits;
-    this.dtmfDigits = '';
+  private flushDtmf(digits: string): void {
     const conn = this.conn;
     if (!digits || this.stopped || !conn?.isOpen) return;
     const text = dtmfText(digits);
@@ -315,7 +293,8 @@ export class RealtimeAgentSession implements AgentSession {
     this.stopping ??= (async () => {
       this.stopped = true;
       this.log?.info('realtime agent stopping', { reason });
-      for (const t of [this.pumpTimer, this.dtmfTimer, this.createTimer, this.cancelTimer, this.playoutTimer, this.rolloverTimer, this.rolloverForceTimer, this.rolloverCheckTimer]) {
+      this.dtmfKeys.close();
+      for (const t of [this.pumpTimer, this.createTimer, this.cancelTimer, this.playoutTimer, this.rolloverTimer, this.rolloverForceTimer, this.rolloverCheckTimer]) {
         if (t) clearTimeout(t);
       }
       // After a hangup nothing more is played: what is stored is what was heard so far. Otherwise

@@ -1,0 +1,184 @@
+/**
+ * A phone's microphone for the voice pipeline's whole-call tests: it sends one 20 ms frame per
+ * period, in real time (as a phone does), made of what the test says (espeak-ng speech, a cough)
+ * plus, optionally, the line echo of what the phone hears (its frames from `echoDelayMs` ago at
+ * `echoGainDb`).
+ */
+import { join } from 'node:path';
+import { capturedLogs, startTestServer, tempDir } from '../helpers/server.js';
+import type { TestServer } from '../helpers/server.js';
+import { createLogger } from '../../src/util/logger.js';
+import { defaultAgentRegistry } from '../../src/server.js';
+import { createResampler } from '../../streams/audio/resampler.js';
+import { startFakeOpenAiChat } from '../providers/fake-openai-chat.js';
+import type { FakeOpenAiChat } from '../providers/fake-openai-chat.js';
+import { startFakeDeepgramLive } from '../providers/fake-deepgram-live.js';
+import type { FakeDeepgramLive } from '../providers/fake-deepgram-live.js';
+import { startFakeElevenLabs } from '../providers/fake-tts-servers.js';
+import type { FakeTtsServer } from '../providers/fake-tts-servers.js';
+import { providerFor } from '../providers/helpers.js';
+import { speak } from '../helpers/speech.js';
+import type { Phone } from '../flows/helpers.js';
+
+const FRAME = 160;
+const PERIOD_MS = 20;
+
+export class Mic {
+  private readonly queue: Int16Array[] = [];
+  private readonly waiters: { frames: number; resolve: () => void }[] = [];
+  private sentFrames = 0;
+  private spokenFrames = 0;
+  private readonly t0 = performance.now();
+  private readonly timer: NodeJS.Timeout;
+  private readonly out = new Int16Array(FRAME);
+  /** Echo of what the phone hears, in dB (undefined: no echo). */
+  echoGainDb: number | undefined;
+  echoDelayMs = 100;
+
+  constructor(private readonly phone: Phone) {
+    this.timer = setInterval(() => this.tick(), 5);
+  }
+
+  /** Queues `samples` (8 kHz) to say; resolves once the last frame of it was sent. */
+  say(samples: Int16Array): Promise<void> {
+    for (let i = 0; i < samples.length; i += FRAME) {
+      const f = new Int16Array(FRAME);
+      f.set(samples.subarray(i, Math.min(samples.length, i + FRAME)));
+      this.queue.push(f);
+    }
+    const target = this.spokenFrames + this.queue.length;
+    return new Promise((resolve) => this.waiters.push({ frames: target, resolve }));
+  }
+
+  /** Frames of speech still queued. */
+  get pending(): number {
+    return this.queue.length;
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+  }
+
+  private tick(): void {
+    if (this.phone.closed) return this.stop();
+    const due = Math.floor((performance.now() - this.t0) / PERIOD_MS);
+    // Catch up at most 3 frames at once after a stall (the call's jitter buffer takes them).
+    for (let n = 0; this.sentFrames < due && n < 3; n++) this.sendOne();
+    if (this.sentFrames < due - 3) this.sentFrames = due - 3;
+  }
+
+  private sendOne(): void {
+    const out = this.out;
+    out.fill(0);
+    const speech = this.queue.shift();
+    if (speech) {
+      out.set(speech);
+      this.spokenFrames += 1;
+    }
+    if (this.echoGainDb !== undefined) {
+      const heard = this.phone.heard;
+      const back = heard[heard.length - 1 - Math.round(this.echoDelayMs / PERIOD_MS)];
+      if (back) {
+        const g = 10 ** (this.echoGainDb / 20);
+        for (let i = 0; i < FRAME; i++) out[i] = Math.max(-32768, Math.min(32767, out[i]! + Math.round((back[i] ?? 0) * g)));
+      }
+    }
+    this.phone.client.sendAudio(out);
+    this.sentFrames += 1;
+    while (this.waiters.length > 0 && this.waiters[0]!.frames <= this.spokenFrames) this.waiters.shift()!.resolve();
+  }
+}
+
+/** Milliseconds of audible (non-silent) audio in `frames` after frame index `from`. */
+export function audibleMsSince(frames: Int16Array[], from: number): number {
+  let n = 0;
+  for (let i = from; i < frames.length; i++) {
+    const f = frames[i]!;
+    let peak = 0;
+    for (let j = 0; j < f.length; j++) peak = Math.max(peak, Math.abs(f[j]!));
+    if (peak > 300) n += f.length;
+  }
+  return n / 8;
+}
+
+// ---------------------------------------------------------------- a server with the pipeline on fakes
+
+/** What a pipeline test runs against: the server (composition root's registry) and the provider fakes. */
+export interface PipelineRig {
+  s: TestServer;
+  /** OpenAI Chat Completions (the LLM); its key is the AI's engine_key. */
+  chat: FakeOpenAiChat;
+  /** Deepgram live STT, in scripted mode. */
+  stt: FakeDeepgramLive;
+  /** ElevenLabs HTTP TTS that speaks the text it gets with espeak-ng. */
+  tts: FakeTtsServer;
+  /** Env secrets (canaries) that must never show up in logs or answers. */
+  secrets: string[];
+  close(): Promise<void>;
+}
+
+/** espeak-ng speech of `text` at `rateHz` (what the TTS fake streams). */
+export async function speechAt(text: string, rateHz: number): Promise<Int16Array> {
+  const pcm8k = await speak(text);
+  if (rateHz === 8000) return pcm8k;
+  const r = await createResampler({ inputRateHz: 8000, outputRateHz: rateHz });
+  try {
+    const a = r.process(pcm8k).slice();
+    const b = r.flush().slice();
+    const out = new Int16Array(a.length + b.length);
+    out.set(a);
+    out.set(b, a.length);
+    return out;
+  } finally {
+    r.destroy();
+  }
+}
+
+/**
+ * Starts the fakes and a server whose agents are the composition root's, configured from an env
+ * that points every provider at its fake (the real adapters and the real VAD run).
+ */
+export async function startPipelineRig(llmKey: string): Promise<PipelineRig> {
+  const tag = `${process.pid}-${Math.random().toString(36).slice(2)}`;
+  const dgKey = `dg-canary-${tag}`;
+  const xiKey = `xi-canary-${tag}`;
+  const chat = await startFakeOpenAiChat(llmKey);
+  const stt = await startFakeDeepgramLive(dgKey);
+  stt.behavior = { script: [] };
+  const tts = await startFakeElevenLabs(xiKey);
+  tts.behavior = { speech: speechAt, chunkSizes: [3200], chunkDelayMs: 20 };
+  const env = {
+    OPENAI_BASE_URL: chat.baseUrl,
+    DEEPGRAM_API_KEY: dgKey,
+    DEEPGRAM_BASE_URL: stt.baseUrl,
+    ELEVENLABS_API_KEY: xiKey,
+    ELEVENLABS_BASE_URL: tts.baseUrl,
+  };
+  const t = tempDir('voipbin-ai-pipeline-');
+  const logger = createLogger('debug');
+  const s = await startTestServer(join(t.dir, 'db.sqlite'), {}, { engine: { agents: defaultAgentRegistry(logger, env) } });
+  // `talk` actions speak through the same fake.
+  s.engine.tts = providerFor(tts);
+  return {
+    s,
+    chat,
+    stt,
+    tts,
+    secrets: [llmKey, dgKey, xiKey],
+    async close() {
+      // DEBUG_PIPELINE=1 prints the pipeline's decisions (speech, transcripts, turns) of the file.
+      if (process.env.DEBUG_PIPELINE) console.log(capturedLogs.filter((l) => l.includes('pipeline')).join('\n'));
+      await s.close();
+      await chat.close();
+      await stt.close();
+      await tts.close();
+      t.cleanup();
+    },
+  };
+}
+
+/** True when no secret of `rig` is in the captured log lines. */
+export function logsClean(rig: PipelineRig): boolean {
+  const logs = capturedLogs.join('\n');
+  return rig.secrets.every((k) => !logs.includes(k));
+}
