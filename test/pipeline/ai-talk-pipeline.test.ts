@@ -123,19 +123,75 @@ describe.skipIf(!hasEspeak())('ai_talk on the built-in pipeline (whole calls: Si
     expect(rig.chat.requests.slice(base).every((r) => r.headers.authorization === `Bearer ${KEY}`)).toBe(true);
   }, 90_000);
 
+  it('an Anthropic model over the Messages API: context kept, a tool with run_llm false gets no follow-up, stop_service ends it', async () => {
+    const aiId = await createAi(rig.s, {
+      engine_model: 'anthropic.claude-sonnet-4-5',
+      engine_key: KEY,
+      init_prompt: 'You sell plans.',
+      tts_type: 'elevenlabs',
+      stt_type: 'deepgram',
+      tool_names: ['set_variables', 'stop_service'],
+    });
+    const base = rig.anthropic.requests.length;
+    rig.anthropic.replies.push(
+      { text: 'Hi, which plan would you like?' },
+      { text: 'Silver it is.', toolUses: [{ id: 'toolu_set', name: 'set_variables', input: { variables: { plan: 'silver' }, run_llm: false } }] },
+      { text: 'Bye now.', toolUses: [{ id: 'toolu_stop', name: 'stop_service', input: {} }] },
+    );
+    rig.stt.behavior.script!.push('The silver one.', 'That is all.');
+    const c = await call([
+      { type: 'answer' },
+      { type: 'ai_talk', option: { ai_id: aiId } },
+      { type: 'talk', option: { text: 'Plan ${plan}.' } },
+      { type: 'hangup' },
+    ]);
+    const aicall = await waitAicall(rig.s, c.callId, (a) => a.status === 'progressing', 'progressing');
+    await until(async () => spoken(await aimessagesOf(rig.s, aicall.id)).some(([, t]) => t === 'Hi, which plan would you like?'), 'the greeting stored', 30_000);
+    await c.mic.say(await speak('The silver one.'));
+    await until(async () => (await aimessagesOf(rig.s, aicall.id)).some((m) => m.role === 'tool'), 'the tool result stored', 30_000);
+    // run_llm false: the model is not asked again until the caller speaks.
+    await new Promise((r) => setTimeout(r, 1500));
+    expect(rig.anthropic.requests.length).toBe(base + 2);
+    await c.mic.say(await speak('That is all.'));
+    await c.phone.waitFor('hangup', (m) => m.call_id === c.callId, 40_000);
+    const done = await waitAicall(rig.s, c.callId, (a) => a.status === 'terminated', 'terminated');
+    expect(done.metadata.termination_reason).toBe('stop_service');
+    const af = await waitActiveflow(rig.s, c.callId, (a) => a.status === 'ended', 'ended');
+    expect(executed(af)[2]!.option).toMatchObject({ text: 'Plan silver.' });
+    // The third request carried the conversation in Anthropic's shape: alternating turns, the
+    // tool_use and its tool_result, the system prompt as the top-level param.
+    const third = rig.anthropic.requests[base + 2]!.body as { system: string; messages: { role: string; content: unknown }[] };
+    expect(third.system).toContain('You sell plans.');
+    expect(third.messages.map((m) => m.role)).toEqual(['user', 'assistant', 'user', 'assistant', 'user']);
+    expect(JSON.stringify(third.messages)).toContain('toolu_set');
+    expect(JSON.stringify(third.messages)).toContain('The silver one.');
+    expect(JSON.stringify(third.messages)).toContain('That is all.');
+    expect(rig.anthropic.requests.slice(base).every((r) => (r.headers['x-api-key'] ?? String(r.headers.authorization).replace(/^Bearer /, '')) === KEY)).toBe(true);
+    expect(spoken(await aimessagesOf(rig.s, done.id)).filter(([r]) => r !== 'system')).toEqual([
+      ['assistant', 'Hi, which plan would you like?'],
+      ['user', 'The silver one.'],
+      ['assistant', 'Silver it is.'],
+      ['user', 'That is all.'],
+      ['assistant', 'Bye now.'],
+    ]);
+  }, 90_000);
+
   it('a barge-in in the middle of a long answer: the phone stops hearing it at once and only what was heard is stored and kept', async () => {
     const aiId = await createAi(rig.s, { engine_model: 'openai.gpt-4o-mini', engine_key: KEY, init_prompt: 'Talk a lot.', tool_names: ['stop_service'] });
     const long =
       'Welcome to the city library information line. We are open from nine in the morning until six in the evening. ' +
       'On Saturdays we close at noon. Our reading room is on the second floor. The children\u2019s corner has story time every Wednesday.';
-    rig.chat.replies.push({ text: long }, { text: 'Sure.', toolCalls: [{ id: 'call_stop_b', name: 'stop_service', arguments: '{}' }] });
-    rig.stt.behavior.script!.push('Wait, I have a question.');
+    // The answer to the caller comes late (1.5 s), so what the phone hears right after the cut can
+    // only be the cut answer.
+    rig.chat.replies.push({ text: long }, { text: 'Sure.', headerDelayMs: 1500, toolCalls: [{ id: 'call_stop_b', name: 'stop_service', arguments: '{}' }] });
+    rig.stt.behavior.script!.push('Hold on a moment, I have a question.');
     const base = rig.chat.requests.length;
     const c = await call([{ type: 'answer' }, { type: 'ai_talk', option: { ai_id: aiId } }, { type: 'hangup' }]);
     await until(() => audible(c.phone.heard).length >= 8 * 2500, '2.5 s of the answer heard', 30_000);
     const atSpeech = c.phone.heard.length;
-    const speech = await speak('Wait, I have a question.');
+    const speech = await speak('Hold on a moment, I have a question.');
     const spokenDone = c.mic.say(speech);
+    if (process.env.DEBUG_PIPELINE) console.log('caller speaks at', new Date().toISOString());
     // start_secs (0.2 s) plus the VAD's window and two loopback hops: after 0.7 s the phone hears
     // (almost) nothing more of the answer.
     await new Promise((r) => setTimeout(r, 700));
@@ -153,7 +209,7 @@ describe.skipIf(!hasEspeak())('ai_talk on the built-in pipeline (whole calls: Si
     expect(long.startsWith(cut)).toBe(true);
     expect(cut.length).toBeGreaterThan(20);
     expect(cut.length).toBeLessThan(long.length - 40);
-    expect(context.at(-1)).toEqual(['user', 'Wait, I have a question.']);
+    expect(context.at(-1)).toEqual(['user', 'Hold on a moment, I have a question.']);
     await c.phone.waitFor('hangup', (m) => m.call_id === c.callId, 30_000);
     const done = await waitAicall(rig.s, c.callId, (a) => a.status === 'terminated', 'terminated');
     const stored = spoken(await aimessagesOf(rig.s, done.id)).filter(([r]) => r === 'assistant').map(([, t]) => t);

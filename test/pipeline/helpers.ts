@@ -10,6 +10,8 @@ import type { TestServer } from '../helpers/server.js';
 import { createLogger } from '../../src/util/logger.js';
 import { defaultAgentRegistry } from '../../src/server.js';
 import { createResampler } from '../../streams/audio/resampler.js';
+import { startFakeAnthropicMessages } from '../providers/fake-anthropic-messages.js';
+import type { FakeAnthropicMessages } from '../providers/fake-anthropic-messages.js';
 import { startFakeOpenAiChat } from '../providers/fake-openai-chat.js';
 import type { FakeOpenAiChat } from '../providers/fake-openai-chat.js';
 import { startFakeDeepgramLive } from '../providers/fake-deepgram-live.js';
@@ -106,8 +108,10 @@ export function audibleMsSince(frames: Int16Array[], from: number): number {
 /** What a pipeline test runs against: the server (composition root's registry) and the provider fakes. */
 export interface PipelineRig {
   s: TestServer;
-  /** OpenAI Chat Completions (the LLM); its key is the AI's engine_key. */
+  /** OpenAI Chat Completions (the LLM of openai.* models); its key is the AI's engine_key. */
   chat: FakeOpenAiChat;
+  /** Anthropic Messages (the LLM of anthropic.* models), same key. */
+  anthropic: FakeAnthropicMessages;
   /** Deepgram live STT, in scripted mode. */
   stt: FakeDeepgramLive;
   /** ElevenLabs HTTP TTS that speaks the text it gets with espeak-ng. */
@@ -143,12 +147,14 @@ export async function startPipelineRig(llmKey: string): Promise<PipelineRig> {
   const dgKey = `dg-canary-${tag}`;
   const xiKey = `xi-canary-${tag}`;
   const chat = await startFakeOpenAiChat(llmKey);
+  const anthropic = await startFakeAnthropicMessages(llmKey);
   const stt = await startFakeDeepgramLive(dgKey);
   stt.behavior = { script: [] };
   const tts = await startFakeElevenLabs(xiKey);
   tts.behavior = { speech: speechAt, chunkSizes: [3200], chunkDelayMs: 20 };
   const env = {
     OPENAI_BASE_URL: chat.baseUrl,
+    ANTHROPIC_BASE_URL: anthropic.baseUrl,
     DEEPGRAM_API_KEY: dgKey,
     DEEPGRAM_BASE_URL: stt.baseUrl,
     ELEVENLABS_API_KEY: xiKey,
@@ -162,6 +168,7 @@ export async function startPipelineRig(llmKey: string): Promise<PipelineRig> {
   return {
     s,
     chat,
+    anthropic,
     stt,
     tts,
     secrets: [llmKey, dgKey, xiKey],
@@ -170,6 +177,7 @@ export async function startPipelineRig(llmKey: string): Promise<PipelineRig> {
       if (process.env.DEBUG_PIPELINE) console.log(capturedLogs.filter((l) => l.includes('pipeline')).join('\n'));
       await s.close();
       await chat.close();
+      await anthropic.close();
       await stt.close();
       await tts.close();
       t.cleanup();

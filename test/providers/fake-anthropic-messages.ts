@@ -66,7 +66,10 @@ export interface FakeAnthropicMessages {
   readonly baseUrl: string;
   readonly apiKey: string;
   readonly requests: RecordedMessagesRequest[];
+  /** The reply to every request, unless {@link FakeAnthropicMessages.replies} has one queued. */
   script: MessagesScript;
+  /** Replies for the next valid requests, in order (each used once, then `script` again). */
+  readonly replies: MessagesScript[];
   close(): Promise<void>;
 }
 
@@ -186,12 +189,13 @@ export function messageBody(model: string, script: MessagesScript): object {
 
 export async function startFakeAnthropicMessages(apiKey = 'sk-ant-fake-key-0123456789'): Promise<FakeAnthropicMessages> {
   const requests: RecordedMessagesRequest[] = [];
-  const fake = { script: {} as MessagesScript };
+  const fake = { script: {} as MessagesScript, replies: [] as MessagesScript[] };
 
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const rec = await recordRequest(req, res, requests);
     const body = rec.body;
-    const script = fake.script;
+    // A queued reply answers only a request that passes the checks below (taken once checked).
+    let script = fake.replies[0] ?? fake.script;
 
     if (rec.method !== 'POST' || !rec.path.endsWith('/v1/messages')) {
       return sendError(res, rec, 404, 'not_found_error', `Not found: ${rec.method} ${rec.path}`);
@@ -207,6 +211,7 @@ export async function startFakeAnthropicMessages(apiKey = 'sk-ant-fake-key-01234
     }
     const invalid = validateMessagesBody(body);
     if (invalid) return sendError(res, rec, 400, 'invalid_request_error', invalid);
+    if (fake.replies.length > 0) script = fake.replies.shift()!;
     if (script.headerDelayMs) await sleep(script.headerDelayMs);
     if (res.destroyed) return;
     const failure = script.failFirst?.shift() ?? script.failWith;
@@ -249,6 +254,7 @@ export async function startFakeAnthropicMessages(apiKey = 'sk-ant-fake-key-01234
     baseUrl: origin,
     apiKey,
     requests,
+    replies: fake.replies,
     get script() {
       return fake.script;
     },

@@ -17,7 +17,8 @@
  *       not a whole number of frames), and
  *    b. the caller-side envelope over the last `correlationMs` (400 ms) follows ours at that
  *       lag: Pearson correlation of the dB envelopes `in[t-k]` and `ref[t-l-k]`,
- *       k < correlationMs / 20 ms, ≥ `minCorrelation` (0.7).
+ *       k < correlationMs / 20 ms, ≥ `minCorrelation` (0.7), and
+ *    c. it stays a steady distance below ours over that span (spread ≤ `maxResidualStdDb`).
  *
  * 3. Once rule 2 has found the echo, its path (the lag, and the loss, smoothed) is remembered for
  *    `pathHoldMs`: a frame whose level is at most the echo that path predicts plus
@@ -63,7 +64,12 @@ export interface EchoGateOptions {
   pathHoldMs?: number;
   /** How far above the path's predicted echo a frame may be and still be echo (default 4 dB). */
   pathMarginDb?: number;
+  /** Largest spread of the caller's level below ours over the correlation span, dB (default 6). */
+  maxResidualStdDb?: number;
 }
+
+/** Neighbouring reference levels further apart than this mark a syllable edge (see steadyLoss). */
+const EDGE_DB = 6;
 
 function levelDbfs(frame: Int16Array): number {
   let sum = 0;
@@ -90,6 +96,7 @@ export class EchoGate {
   private echoFrames = 0;
   private frames = 0;
   private readonly pathHold: number;
+  private readonly maxResidualVar: number;
   private readonly pathMarginDb: number;
   /** The echo path rule 2 last found: its lag in ticks (-1: none), its loss in dB, its age in ticks. */
   private pathLag = -1;
@@ -106,6 +113,8 @@ export class EchoGate {
     this.corrN = Math.max(3, Math.round((options.correlationMs ?? 400) / frameMs));
     this.pathHold = Math.max(0, Math.round((options.pathHoldMs ?? 3000) / frameMs));
     this.pathMarginDb = options.pathMarginDb ?? 4;
+    const std = options.maxResidualStdDb ?? 6;
+    this.maxResidualVar = std * std;
     // Lags up to maxLag + 1 (the neighbour), each over corrN ticks of history.
     this.refDb = new Float64Array(this.maxLag + this.corrN + 1).fill(this.floorDbfs);
     this.inDb = new Float64Array(this.corrN).fill(this.floorDbfs);
@@ -170,6 +179,38 @@ export class EchoGate {
     return ref >= this.refActiveDbfs && level <= ref - this.pathLossDb + this.pathMarginDb && level <= ref - this.minEchoLossDb;
   }
 
+  /**
+   * Whether the caller envelope sits a steady distance below ours at lag `l`: the spread (standard
+   * deviation, dB) of `in[t-k] − max(ref[t-l-k], ref[t-l-k-1])` over the frames where both are
+   * above the floor is at most `maxResidualStdDb`. Pearson alone ignores scale and offset, so two
+   * different voices of the same rhythm (the caller over us) can correlate by chance at one of
+   * the 20 lags; the echo of our voice also keeps its level relative to ours.
+   */
+  private steadyLoss(l: number): boolean {
+    const { corrN, refDb, inDb } = this;
+    const floor = this.floorDbfs + 3;
+    let n = 0;
+    let sum = 0;
+    let sum2 = 0;
+    for (let k = 0; k < corrN; k++) {
+      const a = refDb[l + k];
+      const b = refDb[l + k + 1] ?? a;
+      const ref = a > b ? a : b;
+      const x = inDb[k];
+      // Frames at a syllable edge (ours jumps between neighbours) say little about the loss: a
+      // delay that is not a whole number of frames mixes the two.
+      if (ref < this.refActiveDbfs || x < floor || a - b > EDGE_DB || b - a > EDGE_DB) continue;
+      const d = x - ref;
+      n++;
+      sum += d;
+      sum2 += d * d;
+    }
+    // Too few frames to tell (the start of our speech): no veto, the correlation decides.
+    if (n < 3) return true;
+    const mean = sum / n;
+    return sum2 / n - mean * mean <= this.maxResidualVar;
+  }
+
   /** Rules 1 and 2; a match remembers its path. */
   private correlated(): boolean {
     const { maxLag, corrN, refDb, inDb, inCentered } = this;
@@ -209,8 +250,9 @@ export class EchoGate {
         syy += y * y;
         sxy += inCentered[k] * y;
       }
-      // Pearson ≥ minCorrelation, without the square root.
-      if (syy > 1e-6 && sxy > 0 && sxy * sxy >= need2 * sxx * syy) {
+      // Pearson ≥ minCorrelation, without the square root; and the level follows ours with a
+      // steady loss (see maxResidualStdDb).
+      if (syy > 1e-6 && sxy > 0 && sxy * sxy >= need2 * sxx * syy && this.steadyLoss(l)) {
         const loss = (a > b ? a : b) - level;
         this.pathLossDb = this.pathLag === l && this.pathAge <= this.pathHold ? this.pathLossDb * 0.8 + loss * 0.2 : loss;
         this.pathLag = l;
