@@ -169,6 +169,7 @@ export async function openLocalPlatform(config: Config, opts: Pick<StartOptions,
     const engine = new LocalCallEngine(ctx, {
       ...opts.engine,
       tts: opts.engine?.tts ?? ttsProviderFromEnv(process.env),
+      ttsFor: opts.engine?.ttsFor ?? ((type) => ttsProviderForType(type, process.env)),
       stt: opts.engine?.stt ?? sttProviderFromEnv(process.env),
       summaryLlm: opts.engine?.summaryLlm ?? summaryLlmFromEnv(process.env),
       // The agents of ai_talk / ai, chosen by the AI configuration (the first match wins).

@@ -4,6 +4,7 @@
  * sleeps: the tests run on a busy 2-core machine).
  */
 import { join } from 'node:path';
+import type { EngineOptions } from '../../src/local/engine/engine.js';
 import { expect } from 'vitest';
 import { LocalPhoneClient } from '../../src/softphone/local-phone-client.js';
 import type { PhoneServerMessage } from '../../src/local/ws/phone-protocol.js';
@@ -32,14 +33,14 @@ export interface FlowServer {
   close(): Promise<void>;
 }
 
-export async function startFlowServer(env: Record<string, string> = {}): Promise<FlowServer> {
+export async function startFlowServer(env: Record<string, string> = {}, engine: Omit<EngineOptions, 'agents'> = {}): Promise<FlowServer> {
   const t = tempDir('voipbin-ai-flows-');
   let current: AgentFactory | undefined;
   const agents = new AgentRegistry().register(
     () => current !== undefined,
     (options, host) => current!(options, host),
   );
-  const s = await startTestServer(join(t.dir, 'db.sqlite'), env, { engine: { agents } });
+  const s = await startTestServer(join(t.dir, 'db.sqlite'), env, { engine: { ...engine, agents } });
   return {
     s,
     agents,

@@ -5,7 +5,7 @@
  * with a clear warning and the flow goes on.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startFakeOpenAi } from '../providers/fake-tts-servers.js';
+import { startFakeElevenLabs, startFakeOpenAi } from '../providers/fake-tts-servers.js';
 import type { FakeTtsServer } from '../providers/fake-tts-servers.js';
 import { providerFor } from '../providers/helpers.js';
 import { capturedLogs } from '../helpers/server.js';
@@ -16,14 +16,25 @@ import type { FlowServer } from './helpers.js';
 describe('talk', () => {
   let fs: FlowServer;
   let fake: FakeTtsServer;
+  let eleven: FakeTtsServer;
+  const named: string[] = [];
 
   beforeAll(async () => {
     fake = await startFakeOpenAi();
-    fs = await startFlowServer();
+    eleven = await startFakeElevenLabs();
+    // The TTS a talk names: ElevenLabs has a key here, nothing else does.
+    fs = await startFlowServer({}, {
+      ttsFor: (type) => {
+        named.push(type);
+        if (type === 'elevenlabs') return providerFor(eleven);
+        throw new Error(`no key for ${type}`);
+      },
+    });
   });
   afterAll(async () => {
     await fs.close();
     await fake.close();
+    await eleven.close();
   });
 
   it('speaks the substituted text into the call through the TTS provider', async () => {
@@ -43,6 +54,28 @@ describe('talk', () => {
     const heard = audible(call.phone.heard);
     expect(heard.length).toBeGreaterThanOrEqual(160);
     expect(goertzel(heard, 440)).toBeGreaterThan(3000);
+    call.phone.close();
+  });
+
+  it('a talk that names its provider and voice speaks with them; a provider without a key (gcp) falls back to the default voice', async () => {
+    fs.s.engine.tts = providerFor(fake);
+    const before = { openai: fake.requests.length, eleven: eleven.requests.length };
+    const call = await dialFlow(fs.s, [
+      { type: 'answer' },
+      { type: 'talk', option: { text: 'Named voice.', provider: 'elevenlabs', voice_id: 'voice-from-the-action' } },
+      { type: 'talk', option: { text: 'Google voice.', provider: 'gcp', voice_id: 'en-US-Wavenet-D' } },
+      { type: 'hangup' },
+    ]);
+    await waitCall(fs.s, call.callId, (c) => c.status === 'hangup', 'the call to end after the talks');
+    const elevenReq = eleven.requests.slice(before.eleven);
+    expect(elevenReq).toHaveLength(1);
+    expect(elevenReq[0]!.path).toContain('/v1/text-to-speech/voice-from-the-action/');
+    expect(elevenReq[0]!.body).toMatchObject({ text: 'Named voice.' });
+    const openaiReq = fake.requests.slice(before.openai);
+    expect(openaiReq.map((r) => (r.body as { input: string }).input)).toEqual(['Google voice.']);
+    // gcp's voice id means nothing to the default provider: its own default voice speaks.
+    expect((openaiReq[0]!.body as { voice: string }).voice).not.toBe('en-US-Wavenet-D');
+    expect(named).toEqual(['elevenlabs', 'gcp']);
     call.phone.close();
   });
 

@@ -42,6 +42,11 @@ export interface EngineOptions {
   ringTimeoutMs?: number;
   /** The voice of `talk` actions; without one they are skipped with a warning. */
   tts?: TtsProvider;
+  /**
+   * The TTS a `talk` action names (`option.provider` or `option.tts_type`: `elevenlabs`, `openai`,
+   * ...); throws when that provider cannot be built (no key, no adapter): the talk then uses `tts`.
+   */
+  ttsFor?: (type: string) => TtsProvider;
   /** The ears of `transcribe_start`; without one it is skipped with a warning. */
   stt?: SttProvider;
   /** The LLM that writes AI summaries; without one they stay `progressing`. */
@@ -95,6 +100,8 @@ export class LocalCallEngine implements CallEngine {
   readonly agents: AgentRegistry;
   /** The voice of `talk` actions (see EngineOptions.tts). */
   tts: TtsProvider | undefined;
+  /** See EngineOptions.ttsFor. */
+  readonly ttsFor: ((type: string) => TtsProvider) | undefined;
   /** See EngineOptions.stt. */
   stt: SttProvider | undefined;
   /** See EngineOptions.summaryLlm. */
@@ -116,6 +123,7 @@ export class LocalCallEngine implements CallEngine {
     this.ctx = ctx;
     this.ringTimeoutMs = opts.ringTimeoutMs ?? 30_000;
     this.tts = opts.tts;
+    this.ttsFor = opts.ttsFor;
     this.stt = opts.stt;
     this.summaryLlm = opts.summaryLlm;
     this.sessionObserver = opts.sessionObserver;

@@ -1,10 +1,33 @@
 import { createResampler } from '../../../streams/audio/resampler.js';
 import type { Resampler } from '../../../streams/audio/resampler.js';
+import type { TtsProvider } from '../../providers/tts/types.js';
 import type { FlowAction, FlowRunner } from './flow-runner.js';
 
 /** Why a `talk` was skipped when no voice is configured. */
 export const NO_TTS_REASON =
-  'talk skipped: no text-to-speech provider is configured (set ELEVENLABS_API_KEY, OPENAI_API_KEY or DEEPGRAM_API_KEY for the server)';
+  'talk skipped: no text-to-speech provider is configured (set ELEVENLABS_API_KEY, OPENAI_API_KEY, DEEPGRAM_API_KEY or CARTESIA_API_KEY for the server)';
+
+/**
+ * The voice of one `talk`: the provider the action names (`option.provider`, or `tts_type` as an
+ * AI spells it) with its `voice_id`, else the server's default voice. VoIPBIN's own values (`gcp`,
+ * `aws`) and providers this server has no key for fall back to the default voice, as VoIPBIN falls
+ * back to its other provider, with the default voice of that provider.
+ */
+function talkVoice(r: FlowRunner, a: FlowAction): { tts: TtsProvider | undefined; voiceId: string | undefined } {
+  const str = (v: unknown) => (typeof v === 'string' && v.trim() ? v.trim() : undefined);
+  const named = str(a.option.provider) ?? str(a.option.tts_type);
+  if (!named || !r.engine.ttsFor || named.toLowerCase() === r.engine.tts?.name) {
+    return { tts: r.engine.tts, voiceId: named && named.toLowerCase() === r.engine.tts?.name ? str(a.option.voice_id) : undefined };
+  }
+  try {
+    return { tts: r.engine.ttsFor(named), voiceId: str(a.option.voice_id) };
+  } catch (err) {
+    r.ctx.logger.info(`talk: provider ${named} is not available here (${err instanceof Error ? err.message : String(err)}); the default voice speaks`, {
+      activeflow_id: r.activeflow.id,
+    });
+    return { tts: r.engine.tts, voiceId: undefined };
+  }
+}
 
 /** Resolves when `signal` aborts. */
 function aborted(signal: AbortSignal): Promise<void> {
@@ -24,7 +47,7 @@ export async function runTalkAction(r: FlowRunner, a: FlowAction, signal: AbortS
   await r.engine.answer(r.call);
   const text = typeof a.option.text === 'string' ? a.option.text.trim() : '';
   if (!text) return;
-  const tts = r.engine.tts;
+  const { tts, voiceId } = talkVoice(r, a);
   if (!tts) {
     r.ctx.logger.warn(NO_TTS_REASON, { activeflow_id: r.activeflow.id, call_id: r.call.id });
     return;
@@ -42,6 +65,7 @@ export async function runTalkAction(r: FlowRunner, a: FlowAction, signal: AbortS
       if (tts.sampleRateHz !== 8000) resampler = await createResampler({ inputRateHz: tts.sampleRateHz, outputRateHz: 8000 });
       const request = {
         text,
+        voiceId,
         language: typeof a.option.language === 'string' ? a.option.language : undefined,
         gender: typeof a.option.gender === 'string' ? a.option.gender : undefined,
         signal: playSignal,
