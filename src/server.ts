@@ -36,7 +36,7 @@ import type { PipelineParts } from '../streams/agents/pipeline/agent.js';
 import { EchoGate, VoiceActivityDetector, vadConfigFrom } from '../streams/agents/pipeline/vad/index.js';
 import { llmProviderFromEnv } from './providers/llm/index.js';
 import { sttProviderForType } from './providers/stt/index.js';
-import { ttsProviderForType } from './providers/tts/index.js';
+import { streamingTtsProviderForType, ttsProviderForType } from './providers/tts/index.js';
 
 /** A running `voipbin-ai serve`. */
 export interface RunningServer {
@@ -106,7 +106,7 @@ export function defaultAgentRegistry(logger: Logger, env: Record<string, string 
 /**
  * The built-in pipeline's providers for an AI configuration: the LLM of `engine_model` with the
  * AI's `engine_key` (else the provider's key variable) and `<PROVIDER>_BASE_URL`; the STT of
- * `stt_type` and the TTS of `tts_type` with the server's keys (`DEEPGRAM_API_KEY`, ...); the Silero
+ * `stt_type` and the TTS of `tts_type` (its text-streaming WebSocket where it has one) with the server's keys (`DEEPGRAM_API_KEY`, ...); the Silero
  * VAD with its energy gate, configured by `vad_config`; and the echo gate.
  */
 export function pipelineParts(logger: Logger, env: Record<string, string | undefined> = process.env): PipelineParts {
@@ -114,6 +114,8 @@ export function pipelineParts(logger: Logger, env: Record<string, string | undef
     llm: (c) => llmProviderFromEnv(c.engine_model, env, { apiKey: c.engine_key }),
     stt: (c) => sttProviderForType(c.stt_type || 'deepgram', env),
     tts: (c) => ttsProviderForType(c.tts_type || 'elevenlabs', env),
+    // ElevenLabs, Cartesia and Deepgram take the text over a WebSocket (no request per sentence).
+    streamingTts: (c) => streamingTtsProviderForType(c.tts_type || 'elevenlabs', env),
     vad: (c) => {
       const v = vadConfigFrom(c.vad_config);
       return new VoiceActivityDetector({ confidence: v.confidence, startSecs: v.startSecs, stopSecs: v.stopSecs, minVolume: v.minVolume });

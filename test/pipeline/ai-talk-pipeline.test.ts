@@ -68,6 +68,8 @@ describe.skipIf(!hasEspeak())('ai_talk on the built-in pipeline (whole calls: Si
     );
     rig.stt.behavior.script!.push('I would like the gold plan please.', 'No, that is all.');
     const base = rig.chat.requests.length;
+    const voiceBase = rig.voice.connections.length;
+    const httpBase = rig.tts.requests.length;
     const c = await call([
       { type: 'answer' },
       { type: 'ai_talk', option: { ai_id: aiId } },
@@ -119,6 +121,14 @@ describe.skipIf(!hasEspeak())('ai_talk on the built-in pipeline (whole calls: Si
     expect(sent(rig, base + 3).filter(([r]) => r === 'user').map(([, t]) => t)).toContain('No, that is all.');
     expect(JSON.stringify(messages)).not.toContain(KEY);
     expect(JSON.stringify(done)).not.toContain(KEY);
+    // The AI spoke through ElevenLabs' stream-input WebSocket, one stream per sentence (the key in
+    // the header, never the URL); only the talk action used the HTTP voice.
+    const streams = rig.voice.connections.slice(voiceBase);
+    expect(streams.flatMap((c) => c.generations).map((t) => t.trim())).toEqual(
+      expect.arrayContaining(['Hello, this is the booking line.', 'How can I help?', 'Gold plan, noted.', 'Saved.', 'Anything else?', 'Goodbye.']),
+    );
+    expect(streams.every((c) => c.headers['xi-api-key'] !== undefined && !c.url.includes('xi-'))).toBe(true);
+    expect(rig.tts.requests.slice(httpBase).map((r) => (r.body as { text: string }).text)).toEqual(['Your plan is gold.']);
     // Every LLM request carried the AI's own key.
     expect(rig.chat.requests.slice(base).every((r) => r.headers.authorization === `Bearer ${KEY}`)).toBe(true);
   }, 90_000);
@@ -235,13 +245,16 @@ describe.skipIf(!hasEspeak())('ai_talk on the built-in pipeline (whole calls: Si
   it('a provider failure (the LLM refuses the key): the caller hears a fallback line, the AI call ends with the reason, the flow goes on', async () => {
     const aiId = await createAi(rig.s, { engine_model: 'openai.gpt-4o-mini', engine_key: `${KEY}-wrong`, init_prompt: 'Hi.', tool_names: [] });
     const ttsBefore = rig.tts.requests.length;
+    const voiceBefore = rig.voice.connections.length;
     const c = await call([{ type: 'answer' }, { type: 'ai_talk', option: { ai_id: aiId, parameter: {} } }, { type: 'talk', option: { text: 'After the AI.' } }, { type: 'hangup' }]);
     await c.phone.waitFor('hangup', (m) => m.call_id === c.callId, 40_000);
     const done = await waitAicall(rig.s, c.callId, (a) => a.status === 'terminated', 'terminated');
     expect(done.metadata.termination_reason).toBe('agent: provider_error: llm openai 401');
+    // The AI's voice (the stream-input WebSocket) said the fallback line; the talk after it used the HTTP voice.
+    const said = rig.voice.connections.slice(voiceBefore).flatMap((c) => c.generations);
+    expect(said.join(' ')).toMatch(/technical trouble/);
     const texts = rig.tts.requests.slice(ttsBefore).map((r) => (r.body as { text?: string }).text);
-    expect(texts[0]).toMatch(/technical trouble/);
-    expect(texts).toContain('After the AI.');
+    expect(texts).toEqual(['After the AI.']);
     const af = await waitActiveflow(rig.s, c.callId, (a) => a.status === 'ended', 'ended');
     expect(executed(af).map((a: any) => a.type)).toEqual(['answer', 'ai_talk', 'talk', 'hangup']);
     expect(JSON.stringify(done)).not.toContain(KEY);

@@ -17,6 +17,8 @@ import type { FakeOpenAiChat } from '../providers/fake-openai-chat.js';
 import { startFakeDeepgramLive } from '../providers/fake-deepgram-live.js';
 import type { FakeDeepgramLive } from '../providers/fake-deepgram-live.js';
 import { startFakeElevenLabs } from '../providers/fake-tts-servers.js';
+import { startFakeElevenLabsWs } from '../providers/fake-elevenlabs-ws.js';
+import type { FakeElevenLabsWs } from '../providers/fake-elevenlabs-ws.js';
 import type { FakeTtsServer } from '../providers/fake-tts-servers.js';
 import { providerFor } from '../providers/helpers.js';
 import { speak } from '../helpers/speech.js';
@@ -114,7 +116,9 @@ export interface PipelineRig {
   anthropic: FakeAnthropicMessages;
   /** Deepgram live STT, in scripted mode. */
   stt: FakeDeepgramLive;
-  /** ElevenLabs HTTP TTS that speaks the text it gets with espeak-ng. */
+  /** ElevenLabs stream-input WebSocket TTS (the AI's voice), speaking its text with espeak-ng. */
+  voice: FakeElevenLabsWs;
+  /** ElevenLabs HTTP TTS (the `talk` actions' voice), speaking its text with espeak-ng. */
   tts: FakeTtsServer;
   /** Env secrets (canaries) that must never show up in logs or answers. */
   secrets: string[];
@@ -152,13 +156,15 @@ export async function startPipelineRig(llmKey: string): Promise<PipelineRig> {
   stt.behavior = { script: [] };
   const tts = await startFakeElevenLabs(xiKey);
   tts.behavior = { speech: speechAt, chunkSizes: [3200], chunkDelayMs: 20 };
+  const voice = await startFakeElevenLabsWs(xiKey);
+  voice.behavior = { speech: speechAt, chunkDelayMs: 20 };
   const env = {
     OPENAI_BASE_URL: chat.baseUrl,
     ANTHROPIC_BASE_URL: anthropic.baseUrl,
     DEEPGRAM_API_KEY: dgKey,
     DEEPGRAM_BASE_URL: stt.baseUrl,
     ELEVENLABS_API_KEY: xiKey,
-    ELEVENLABS_BASE_URL: tts.baseUrl,
+    ELEVENLABS_BASE_URL: voice.baseUrl,
   };
   const t = tempDir('voipbin-ai-pipeline-');
   const logger = createLogger('debug');
@@ -170,6 +176,7 @@ export async function startPipelineRig(llmKey: string): Promise<PipelineRig> {
     chat,
     anthropic,
     stt,
+    voice,
     tts,
     secrets: [llmKey, dgKey, xiKey],
     async close() {
@@ -180,6 +187,7 @@ export async function startPipelineRig(llmKey: string): Promise<PipelineRig> {
       await anthropic.close();
       await stt.close();
       await tts.close();
+      await voice.close();
       t.cleanup();
     },
   };

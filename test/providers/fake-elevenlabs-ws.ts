@@ -26,6 +26,8 @@ export interface FakeElevenLabsWsBehavior {
   echoKeyInErrors?: boolean;
   /** After this many text messages (the first config message not counted), send this error and close 1008. */
   failAfterTexts?: { count: number; message: string; error: string };
+  /** The 16 kHz audio of a generation's text (e.g. espeak-ng speech) instead of the tone. */
+  speech?: (text: string, rateHz: number) => Int16Array | Promise<Int16Array>;
 }
 
 export interface FakeElevenLabsWsConnection {
@@ -129,14 +131,17 @@ function serve(fake: FakeElevenLabsWs, conn: FakeElevenLabsWsConnection, ws: Web
   const generate = (text: string): void => {
     if (!text.trim()) return;
     conn.generations.push(text);
-    const total = text.replace(/\s/g, '').length * SAMPLES_PER_CHAR;
+    const speech = fake.behavior.speech;
     chain = chain.then(async () => {
-      const per = Math.ceil(total / CHUNKS_PER_GENERATION);
+      const spoken = speech ? await speech(text, 16000) : undefined;
+      const total = spoken ? spoken.length : text.replace(/\s/g, '').length * SAMPLES_PER_CHAR;
+      // Real speech streams in ~100 ms messages; the tone in CHUNKS_PER_GENERATION pieces.
+      const per = spoken ? 1600 : Math.ceil(total / CHUNKS_PER_GENERATION);
       for (let off = 0; off < total; off += per) {
         if (conn.closed) return;
         const n = Math.min(per, total - off);
         const buf = Buffer.alloc(n * 2);
-        for (let i = 0; i < n; i++) buf.writeInt16LE(toneSample(conn.samplesSent + i), i * 2);
+        for (let i = 0; i < n; i++) buf.writeInt16LE(spoken ? spoken[off + i]! : toneSample(conn.samplesSent + i), i * 2);
         conn.samplesSent += n;
         ws.send(JSON.stringify({ audio: buf.toString('base64'), isFinal: null, normalizedAlignment: { chars: [...text], charStartTimesMs: [], charDurationsMs: [] } }));
         await sleep(fake.behavior.chunkDelayMs ?? 1);

@@ -38,7 +38,7 @@
 import { ProviderError } from '../../../src/providers/errors.js';
 import type { LlmMessage, LlmProvider, LlmTool, LlmToolCall } from '../../../src/providers/llm/types.js';
 import type { SttProvider, SttStream, SttTranscript } from '../../../src/providers/stt/types.js';
-import type { TtsProvider } from '../../../src/providers/tts/types.js';
+import type { StreamingTtsProvider, TtsProvider, TtsTextStream } from '../../../src/providers/tts/types.js';
 import type { Logger } from '../../../src/util/logger.js';
 import { createResampler } from '../../audio/resampler.js';
 import type { Resampler } from '../../audio/resampler.js';
@@ -83,6 +83,11 @@ export interface PipelineParts {
   stt(config: AgentConfig): SttProvider;
   /** The TTS of `tts_type`. Throws {@link ProviderError}. */
   tts(config: AgentConfig): TtsProvider;
+  /**
+   * The text-streaming TTS of `tts_type` (a WebSocket the text goes into), used instead of
+   * {@link PipelineParts.tts} when there is one (undefined: the provider only takes whole texts).
+   */
+  streamingTts?(config: AgentConfig): StreamingTtsProvider | undefined;
   /** A speech detector configured by `vad_config`. */
   vad(config: AgentConfig): SpeechDetector | Promise<SpeechDetector>;
   /** An echo detector per call (none: no echo gate). */
@@ -236,7 +241,6 @@ export class PipelineSession implements AgentSession {
   /** The caller spoke over a response that could not be interrupted: those words are dropped. */
   private talkedOver = false;
   private toTtsRate: Resampler | undefined;
-  private ttsRateHz = 0;
 
   constructor(
     private readonly opts: AgentStartOptions,
@@ -244,6 +248,7 @@ export class PipelineSession implements AgentSession {
     private readonly parts: {
       llm?: LlmProvider;
       tts?: TtsProvider;
+      streamingTts?: StreamingTtsProvider;
       stt?: SttProvider;
       vad: SpeechDetector;
       echo?: EchoDetector;
@@ -265,10 +270,10 @@ export class PipelineSession implements AgentSession {
 
   /** Opens the STT stream (the factory calls it before `start`, so it is up when the AI speaks). */
   async connect(): Promise<void> {
-    const { stt, tts } = this.parts;
+    const { stt } = this.parts;
+    const tts = this.parts.streamingTts ?? this.parts.tts;
     try {
       if (tts && tts.sampleRateHz !== RATE_HZ) {
-        this.ttsRateHz = tts.sampleRateHz;
         this.toTtsRate = await createResampler({ inputRateHz: tts.sampleRateHz, outputRateHz: RATE_HZ });
       }
       if (stt && !this.failure) {
@@ -635,8 +640,7 @@ export class PipelineSession implements AgentSession {
 
   /** The LLM's text (or the fixed line) → pieces → TTS → the call, for one response. */
   private async make(r: Response, fixedText: string | undefined): Promise<void> {
-    const tts = this.parts.tts;
-    if (!tts) throw this.failure ?? new Error('no TTS provider');
+    const audioOf = this.pieceAudio(r);
     const pieces: string[] = [];
     let wake: (() => void) | undefined;
     let textDone = false;
@@ -654,7 +658,7 @@ export class PipelineSession implements AgentSession {
         if (r.abort.signal.aborted) return;
         const piece: Piece = { text, start: r.audioLen, samples: 0 };
         r.pieces.push(piece);
-        for await (const chunk of tts.synthesize({ text, voiceId: this.opts.config.tts_voice_id || undefined, language: this.opts.config.language || undefined, signal: r.abort.signal })) {
+        for await (const chunk of audioOf.speak(text)) {
           if (r.abort.signal.aborted) return;
           this.emitAudio(r, this.toTtsRate ? this.toTtsRate.process(chunk) : chunk);
           piece.samples = r.audioLen - piece.start;
@@ -664,6 +668,7 @@ export class PipelineSession implements AgentSession {
         piece.samples = r.audioLen - piece.start;
       }
     })();
+    void speakAll.finally(() => audioOf.close()).catch(() => undefined); // its failure is awaited below
     try {
       if (fixedText !== undefined) {
         r.text = fixedText;
@@ -689,6 +694,50 @@ export class PipelineSession implements AgentSession {
     r.madeAll = true;
     // A paused response stays paused until the interruption is decided; a speaking one ends when played.
     if (r.state === 'speaking') this.checkPlayed(r);
+  }
+
+  /**
+   * The audio of each piece of `r`, one piece after the other. With a text-streaming TTS every
+   * piece goes into its own stream (so its audio is known to be that piece's, for what was heard),
+   * and the next piece's stream is opened while this one speaks: its handshake is hidden behind the
+   * audio (and, for the first piece, behind the LLM's first tokens). `close()` drops the stream
+   * opened for a piece that never came.
+   */
+  private pieceAudio(r: Response): { speak(text: string): AsyncIterable<Int16Array>; close(): void } {
+    const { config } = this.opts;
+    const req = { voiceId: config.tts_voice_id || undefined, language: config.language || undefined, signal: r.abort.signal };
+    const streaming = this.parts.streamingTts;
+    const tts = this.parts.tts;
+    if (!streaming) {
+      return {
+        speak: (text) => {
+          if (!tts) throw this.failure ?? new Error('no TTS provider');
+          return tts.synthesize({ ...req, text });
+        },
+        close: () => undefined,
+      };
+    }
+    const open = (): Promise<TtsTextStream> => {
+      const p = streaming.openTextStream(req);
+      p.catch(() => undefined); // a failure surfaces when the piece awaits it
+      return p;
+    };
+    let next: Promise<TtsTextStream> | undefined = open();
+    let closed = false;
+    return {
+      async *speak(text: string) {
+        const stream = await (next ?? open());
+        next = closed ? undefined : open();
+        stream.pushText(text);
+        stream.end();
+        yield* stream.audio;
+      },
+      close: () => {
+        closed = true;
+        void next?.then((s) => s.cancel(), () => undefined);
+        next = undefined;
+      },
+    };
   }
 
   /** The context as sent: a first response with no caller line before it gets a (never stored) cue. */
@@ -727,7 +776,7 @@ export class PipelineSession implements AgentSession {
       if (this.current === cur) this.current = undefined;
     }
     if (this.current?.after === 'end') return; // already saying the fallback
-    const ttsBroken = !this.parts.tts || (err instanceof ProviderError && err.kind === 'tts') || cur?.after === 'end';
+    const ttsBroken = !(this.parts.streamingTts ?? this.parts.tts) || (err instanceof ProviderError && err.kind === 'tts') || cur?.after === 'end';
     if (ttsBroken) {
       this.host.end(reason);
       return;
@@ -758,13 +807,14 @@ export function pipelineAgent(parts: PipelineAgentOptions): AgentFactory {
     };
     // TTS first: when only the LLM or STT is broken, the caller still hears why the call ends.
     const tts = attempt(() => parts.tts(config));
+    const streamingTts = parts.streamingTts ? attempt(() => parts.streamingTts!(config)) : undefined;
     const llm = attempt(() => parts.llm(config));
     const stt = attempt(() => parts.stt(config));
     const vad = await parts.vad(config);
     const session = new PipelineSession(
       options,
       host,
-      { llm, tts, stt, vad, ...(parts.echo ? { echo: parts.echo(config) } : {}), turnModel: parts.turnModel ?? punctuationTurnModel, ...(parts.logger ? { logger: parts.logger } : {}) },
+      { llm, tts, ...(streamingTts ? { streamingTts } : {}), stt, vad, ...(parts.echo ? { echo: parts.echo(config) } : {}), turnModel: parts.turnModel ?? punctuationTurnModel, ...(parts.logger ? { logger: parts.logger } : {}) },
       failure,
     );
     await session.connect();
