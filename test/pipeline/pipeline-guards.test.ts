@@ -134,6 +134,21 @@ describe.skipIf(!hasEspeak())('the built-in pipeline: echo, noise, false interru
     expect(executed(af).map((a: any) => a.type)).toEqual(['answer', 'ai_talk', 'talk', 'hangup']);
   }, 60_000);
 
+  it('an STT the server has no key for (cartesia): the caller hears the fallback line, the AI call ends with why, the flow goes on', async () => {
+    const aiId = await createAi(rig.s, { engine_model: 'openai.gpt-4o-mini', engine_key: KEY, init_prompt: 'Hi.', stt_type: 'cartesia', tool_names: [] });
+    const base = rig.chat.requests.length;
+    const voiceBase = rig.voice.connections.length;
+    const c = await call(aiId);
+    await c.phone.waitFor('hangup', (m) => m.call_id === c.callId, 40_000);
+    const done = await waitAicall(rig.s, c.callId, (a) => a.status === 'terminated', 'terminated');
+    expect(done.metadata.termination_reason).toBe('agent: provider_error: stt cartesia missing_api_key');
+    expect(rig.voice.connections.slice(voiceBase).flatMap((x) => x.generations).join(' ')).toMatch(/technical trouble/);
+    // Nothing was asked of the LLM: the conversation could not listen.
+    expect(rig.chat.requests.length).toBe(base);
+    const af = await waitActiveflow(rig.s, c.callId, (a) => a.status === 'ended', 'ended');
+    expect(executed(af).map((a: any) => a.type)).toEqual(['answer', 'ai_talk', 'talk', 'hangup']);
+  }, 60_000);
+
   it('`ai` is request-response: speech over the AI does not cut it, and is no turn; after it, the caller is answered', async () => {
     const aiId = await createAi(rig.s, { engine_model: 'openai.gpt-4o-mini', engine_key: KEY, init_prompt: 'Inform.', tool_names: ['stop_service'] });
     const base = rig.chat.requests.length;
