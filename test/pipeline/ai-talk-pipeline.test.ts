@@ -7,11 +7,10 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dtmfText } from '../../streams/agents/dtmf.js';
-import { aimessagesOf, audible, createAi, dialFlow, executed, until, waitActiveflow, waitAicall, waitCall } from '../flows/helpers.js';
-import type { Phone } from '../flows/helpers.js';
+import { aimessagesOf, audible, createAi, executed, until, waitActiveflow, waitAicall, waitCall } from '../flows/helpers.js';
 import { hasEspeak, speak } from '../helpers/speech.js';
-import { Mic, audibleMsSince, logsClean, startPipelineRig } from './helpers.js';
-import type { PipelineRig } from './helpers.js';
+import { audibleMsSince, logsClean, startPipelineRig } from './helpers.js';
+import type { PipelineCall, PipelineRig } from './helpers.js';
 
 const KEY = `sk-canary-pipeline-${process.pid}-${Math.random().toString(36).slice(2)}`;
 
@@ -27,26 +26,16 @@ function sent(rig: PipelineRig, i: number): [string, string][] {
 
 describe.skipIf(!hasEspeak())('ai_talk on the built-in pipeline (whole calls: Silero VAD, Deepgram, OpenAI chat, ElevenLabs fakes)', () => {
   let rig: PipelineRig;
-  const phones: Phone[] = [];
-  const mics: Mic[] = [];
 
   beforeAll(async () => {
     rig = await startPipelineRig(KEY);
   });
   afterAll(async () => {
-    for (const m of mics) m.stop();
-    for (const p of phones) p.close();
     await rig?.close();
     expect(logsClean(rig)).toBe(true);
   });
 
-  async function call(actions: unknown[]): Promise<{ phone: Phone; callId: string; mic: Mic }> {
-    const c = await dialFlow(rig.s, actions);
-    phones.push(c.phone);
-    const mic = new Mic(c.phone);
-    mics.push(mic);
-    return { phone: c.phone, callId: c.callId, mic };
-  }
+  const call = (actions: unknown[]): Promise<PipelineCall> => rig.dial(actions);
 
   it('greets first, keeps the context over two turns, runs a tool with run_llm true and one that ends the AI; the flow goes on', async () => {
     const aiId = await createAi(rig.s, {

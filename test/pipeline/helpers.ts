@@ -22,6 +22,7 @@ import type { FakeElevenLabsWs } from '../providers/fake-elevenlabs-ws.js';
 import type { FakeTtsServer } from '../providers/fake-tts-servers.js';
 import { providerFor } from '../providers/helpers.js';
 import { speak } from '../helpers/speech.js';
+import { dialFlow } from '../flows/helpers.js';
 import type { Phone } from '../flows/helpers.js';
 
 const FRAME = 160;
@@ -122,7 +123,16 @@ export interface PipelineRig {
   tts: FakeTtsServer;
   /** Env secrets (canaries) that must never show up in logs or answers. */
   secrets: string[];
+  /** Dials a flow of `actions` from a new phone with a real-time microphone (both closed with the rig). */
+  dial(actions: unknown[]): Promise<PipelineCall>;
   close(): Promise<void>;
+}
+
+/** A call of a pipeline test: the caller's phone, the call id, and the phone's microphone. */
+export interface PipelineCall {
+  phone: Phone;
+  callId: string;
+  mic: Mic;
 }
 
 /** espeak-ng speech of `text` at `rateHz` (what the TTS fake streams). */
@@ -171,6 +181,7 @@ export async function startPipelineRig(llmKey: string): Promise<PipelineRig> {
   const s = await startTestServer(join(t.dir, 'db.sqlite'), {}, { engine: { agents: defaultAgentRegistry(logger, env) } });
   // `talk` actions speak through the same fake.
   s.engine.tts = providerFor(tts);
+  const calls: PipelineCall[] = [];
   return {
     s,
     chat,
@@ -179,7 +190,17 @@ export async function startPipelineRig(llmKey: string): Promise<PipelineRig> {
     voice,
     tts,
     secrets: [llmKey, dgKey, xiKey],
+    async dial(actions) {
+      const c = await dialFlow(s, actions);
+      const call = { phone: c.phone, callId: c.callId, mic: new Mic(c.phone) };
+      calls.push(call);
+      return call;
+    },
     async close() {
+      for (const c of calls) {
+        c.mic.stop();
+        c.phone.close();
+      }
       // DEBUG_PIPELINE=1 prints the pipeline's decisions (speech, transcripts, turns) of the file.
       if (process.env.DEBUG_PIPELINE) console.log(capturedLogs.filter((l) => l.includes('pipeline')).join('\n'));
       await s.close();

@@ -6,11 +6,10 @@
  * out; `min_interruption_words` keeps a short backchannel from stopping the AI.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { aimessagesOf, audible, createAi, dialFlow, executed, until, waitActiveflow, waitAicall } from '../flows/helpers.js';
-import type { Phone } from '../flows/helpers.js';
+import { aimessagesOf, audible, createAi, executed, until, waitActiveflow, waitAicall } from '../flows/helpers.js';
 import { concat, cough, click, hasEspeak, silence, speak } from '../helpers/speech.js';
-import { Mic, logsClean, startPipelineRig } from './helpers.js';
-import type { PipelineRig } from './helpers.js';
+import { logsClean, startPipelineRig } from './helpers.js';
+import type { PipelineCall, PipelineRig } from './helpers.js';
 
 const KEY = `sk-canary-guards-${process.pid}-${Math.random().toString(36).slice(2)}`;
 
@@ -39,28 +38,19 @@ function gapIn(frames: Int16Array[], minFrames: number): number {
 
 describe.skipIf(!hasEspeak())('the built-in pipeline: echo, noise, false interruptions, idle, ai vs ai_talk (whole calls)', () => {
   let rig: PipelineRig;
-  const phones: Phone[] = [];
-  const mics: Mic[] = [];
 
   beforeAll(async () => {
     rig = await startPipelineRig(KEY);
   });
   afterAll(async () => {
-    for (const m of mics) m.stop();
-    for (const p of phones) p.close();
     await rig?.close();
     expect(logsClean(rig)).toBe(true);
   });
 
-  async function call(aiId: string, type: 'ai_talk' | 'ai' = 'ai_talk', option: Record<string, unknown> = {}): Promise<{ phone: Phone; callId: string; mic: Mic }> {
-    const c = await dialFlow(rig.s, [{ type: 'answer' }, { type, option: { ai_id: aiId, ...option } }, { type: 'talk', option: { text: 'After the AI.' } }, { type: 'hangup' }]);
-    phones.push(c.phone);
-    const mic = new Mic(c.phone);
-    mics.push(mic);
-    return { phone: c.phone, callId: c.callId, mic };
-  }
+  const call = (aiId: string, type: 'ai_talk' | 'ai' = 'ai_talk', option: Record<string, unknown> = {}): Promise<PipelineCall> =>
+    rig.dial([{ type: 'answer' }, { type, option: { ai_id: aiId, ...option } }, { type: 'talk', option: { text: 'After the AI.' } }, { type: 'hangup' }]);
 
-  async function hangUp(c: { phone: Phone; callId: string }): Promise<any> {
+  async function hangUp(c: PipelineCall): Promise<any> {
     c.phone.client.send({ type: 'hangup' });
     return waitAicall(rig.s, c.callId, (a) => a.status === 'terminated', 'terminated');
   }
