@@ -14,6 +14,7 @@ import { fileURLToPath } from 'node:url';
 import { loadConfig } from '../src/config.js';
 import { startServer } from '../src/server.js';
 import type { RunningServer } from '../src/server.js';
+import type { SessionObserverFactory } from '../src/local/engine/engine.js';
 import { createLogger } from '../src/util/logger.js';
 import { AgentRegistry } from '../streams/agents/registry.js';
 import { isOpenAIRealtimeConfig, openAIRealtimeAgent } from '../streams/agents/openai-realtime/agent.js';
@@ -27,12 +28,13 @@ export interface BenchGateway {
   close(): Promise<void>;
 }
 
-export async function startGateway(o: { baseUrl: string; ca: string; apiKey: string; dir: string }): Promise<BenchGateway> {
+/** `sessionObserver`: also observes each AI conversation (next to the server's metrics). */
+export async function startGateway(o: { baseUrl: string; ca: string; apiKey: string; dir: string; sessionObserver?: SessionObserverFactory }): Promise<BenchGateway> {
   const key = `vbl_bench_${process.pid}_${Math.random().toString(36).slice(2)}`;
   const config = loadConfig({ HOST: '127.0.0.1', PORT: '0', VOIPBIN_AI_DB: join(o.dir, 'db.sqlite'), LOG_LEVEL: 'error', VOIPBIN_LOCAL_ACCESSKEY: key });
   const logger = createLogger('error');
   const agents = new AgentRegistry().register(isOpenAIRealtimeConfig, openAIRealtimeAgent({ baseUrl: o.baseUrl, ca: o.ca, logger }));
-  const server = await startServer(config, { logger, engine: { agents } });
+  const server = await startServer(config, { logger, engine: { agents, sessionObserver: o.sessionObserver } });
   const api = `${server.url}/v1.0`;
   const post = async (path: string, body: unknown): Promise<any> => {
     const res = await fetch(api + path, { method: 'POST', headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
@@ -57,31 +59,31 @@ export async function startGateway(o: { baseUrl: string; ca: string; apiKey: str
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1] && process.send) {
   const env = process.env;
+  // BENCH_RECORD=1 (parts 1-2 of bench/gateway.ts): the clock's ticks and, per session in the
+  // order they started, when the agent saw speech_started and when the playout was cleared, all on
+  // CLOCK_MONOTONIC (process.hrtime), the clock the bench process stamps with too.
+  const record = env.BENCH_RECORD === '1';
+  const now = (): number => Number(process.hrtime.bigint()) / 1e6;
+  const ticks: number[] = [];
+  const sessions: { speech: number[]; cleared: number[] }[] = [];
+  // The engine takes its observer at construction, so it is handed to startGateway.
+  const sessionObserver: SessionObserverFactory | undefined = record
+    ? () => {
+        const rec = { speech: [] as number[], cleared: [] as number[] };
+        sessions.push(rec);
+        return (r) => {
+          if (r.event.type === 'speech_started') rec.speech.push(now());
+          else if (r.event.type === 'playout_cleared') rec.cleared.push(now());
+        };
+      }
+    : undefined;
   const gw = await startGateway({
     baseUrl: env.BENCH_FAKE_URL!,
     ca: readFileSync(env.BENCH_FAKE_CA_PATH!, 'utf8'),
     apiKey: env.BENCH_FAKE_KEY!,
     dir: env.BENCH_DIR!,
+    sessionObserver,
   });
-  // BENCH_RECORD=1 (parts 1-2 of bench/gateway.ts): the clock's ticks and, per session in the
-  // order they started, when the agent saw speech_started and when the playout was cleared, all on
-  // CLOCK_MONOTONIC (process.hrtime), the clock the bench process stamps with too.
-  const ticks: number[] = [];
-  const sessions: { speech: number[]; cleared: number[] }[] = [];
-  if (env.BENCH_RECORD === '1') {
-    const now = (): number => Number(process.hrtime.bigint()) / 1e6;
-    gw.server.engine.clock.add(() => ticks.push(now()));
-    const previous = gw.server.engine.sessionObserver;
-    gw.server.engine.sessionObserver = (session) => {
-      const theirs = previous?.(session);
-      const rec = { speech: [] as number[], cleared: [] as number[] };
-      sessions.push(rec);
-      return (record) => {
-        theirs?.(record);
-        if (record.event.type === 'speech_started') rec.speech.push(now());
-        else if (record.event.type === 'playout_cleared') rec.cleared.push(now());
-      };
-    };
-  }
+  if (record) gw.server.engine.clock.add(() => ticks.push(now()));
   childIpc({ url: gw.url, key: gw.key, number: gw.number }, () => gw.close(), { records: () => ({ ticks, sessions }) });
 }

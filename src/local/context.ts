@@ -1,6 +1,8 @@
 import type { Row, Store } from '../../db/store.js';
 import type { LiveCall } from './engine/live-call.js';
-import type { TranscribeOptions } from './engine/transcribe.js';
+import type { PhoneRegistry } from './engine/phone-registry.js';
+import type { Transcriptions } from './engine/transcriptions.js';
+import type { AicallRegistry } from './engine/aicall-registry.js';
 import type { Logger } from '../util/logger.js';
 import type { KeySessions } from './key-sessions.js';
 
@@ -34,18 +36,19 @@ export interface CallEngine {
   hangupCall(call: Row): Promise<Row>;
   /** The live state of a call, if it is live. */
   getLive(callId: string): LiveCall | undefined;
-  /** Starts transcribing a live call; undefined when no STT provider is configured. */
-  startTranscribe(live: LiveCall, opts: TranscribeOptions): Promise<Row | undefined>;
-  /** Stops a running transcription; false when none runs with that id. */
-  stopTranscribe(transcribeId: string): Promise<boolean>;
   /** Writes an AI summary's content (in the background for `POST /aisummaries`); never rejects. */
   summarize(summary: Row): Promise<Row>;
-  /** Tells a running AI action to end (its agent stops); false when none runs for that AI call. */
-  terminateAicall(aicallId: string): boolean;
   /** Stops a running activeflow (and what it runs) and returns the updated row. */
   stopActiveflow(activeflow: Row): Promise<Row>;
-  /** A number was deleted: the phones registered on it end their calls and are disconnected. */
-  numberDeleted(number: Row): Promise<void>;
+  /**
+   * Transcriptions of live calls: `start` (undefined when no STT provider is configured) and
+   * `stop` (false when none runs with that id).
+   */
+  readonly transcriptions: Pick<Transcriptions, 'start' | 'stop'>;
+  /** Running AI actions: `terminate` tells one to end (its agent stops); false when none runs for that AI call. */
+  readonly aicalls: Pick<AicallRegistry, 'terminate'>;
+  /** Registered phones: `numberDeleted` ends the call of the phone on a deleted number and disconnects it. */
+  readonly phones: Pick<PhoneRegistry, 'numberDeleted'>;
 }
 
 /** Prices in credits (the unit of `balance_credit`). */

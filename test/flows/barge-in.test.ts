@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SessionEventRecord } from '../../streams/session/events.js';
 import { aimessagesOf, createAi, dialFlow, goertzel, ok, startFlowServer, tone, until, waitAicall } from './helpers.js';
 import type { FlowServer } from './helpers.js';
+import type { SessionObserverFactory } from '../../src/local/engine/engine.js';
 import { cutToHeard, scriptedAgent } from './scripted-agent.js';
 
 const ANSWER =
@@ -25,8 +26,10 @@ function kind(frame: Int16Array): '1k' | '2k' | 'silence' {
 
 describe('barge-in on a local call', () => {
   let fs: FlowServer;
+  /** The running test's observer of each AI conversation: the engine takes its observer at construction. */
+  let observeSession: SessionObserverFactory | undefined;
   beforeAll(async () => {
-    fs = await startFlowServer();
+    fs = await startFlowServer({}, { sessionObserver: (session) => observeSession?.(session) });
   });
   afterAll(() => fs.close());
 
@@ -35,15 +38,8 @@ describe('barge-in on a local call', () => {
     const records: SessionEventRecord[] = [];
     /** What the call's mix sent the phone, counted on the server in the tick that sent it. */
     const mix = { frames: 0, oneK: 0, oneKAtClear: -1, framesAtClear: -1 };
-    // Observe next to whatever the server already observes with (its metrics).
-    const previous = fs.s.engine.sessionObserver;
-    fs.s.engine.sessionObserver = (session) => {
-      const theirs = previous?.(session);
-      return (record) => {
-        theirs?.(record);
-        observe(session.callId, record);
-      };
-    };
+    // Observed next to what the server already observes with (its metrics).
+    observeSession = (session) => (record) => observe(session.callId, record);
     const observe = (callId: string, record: SessionEventRecord) => {
       records.push(record);
       if (record.event.type === 'session_started') {
@@ -157,7 +153,7 @@ describe('barge-in on a local call', () => {
       `barge-in: heard ${barge.playedMs} ms, phone received ${phoneOneK * 20} ms (mix at clear ${mix.oneKAtClear * 20} ms); ` +
         `speech -> clear ${bargeLatencyMs.toFixed(1)} ms; clear -> last answer frame at the phone ${tailMs.toFixed(1)} ms`,
     );
-    fs.s.engine.sessionObserver = previous;
+    observeSession = undefined;
     c.phone.close();
   });
 });

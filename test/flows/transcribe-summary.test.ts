@@ -4,7 +4,7 @@
  * STT, each final result stored as a transcript, and the summary LLM writes the call's summary,
  * which the flow then uses as `${voipbin.ai_summary.content}`.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createSttProvider } from '../../src/providers/stt/index.js';
 import { createLlmProvider } from '../../src/providers/llm/index.js';
 import { startFakeDeepgramLive, tone as dgTone } from '../providers/fake-deepgram-live.js';
@@ -25,7 +25,8 @@ describe('transcribe_start and ai_summary', () => {
     dg = await startFakeDeepgramLive();
     llm = await startFakeOpenAiChat();
     llm.script = { text: SUMMARY };
-    fs = await startFlowServer();
+    // The engine takes its STT at construction: this server transcribes with the Deepgram fake.
+    fs = await startFlowServer({}, { stt: createSttProvider('deepgram', { apiKey: dg.apiKey, baseUrl: dg.baseUrl }) });
   });
   afterAll(async () => {
     await fs.close();
@@ -34,7 +35,6 @@ describe('transcribe_start and ai_summary', () => {
   });
 
   it('transcribes the caller, stores transcripts, and the flow uses the generated summary', async () => {
-    fs.s.engine.stt = createSttProvider('deepgram', { apiKey: dg.apiKey, baseUrl: dg.baseUrl });
     fs.s.engine.summaryLlm = createLlmProvider('openai.gpt-4o-mini', { apiKey: llm.apiKey, baseUrl: llm.baseUrl });
     const call = await dialFlow(fs.s, [
       { type: 'answer' },
@@ -100,17 +100,28 @@ describe('transcribe_start and ai_summary', () => {
   });
 
   it('without an STT provider: POST /transcribes answers 503 and transcribe_start is skipped', async () => {
-    fs.s.engine.stt = undefined;
-    const call = await dialFlow(fs.s, [{ type: 'answer' }, { type: 'transcribe_start' }, { type: 'sleep', option: { duration: 10000 } }]);
-    await waitCall(fs.s, call.callId, (c) => c.status === 'progressing', 'the call to be answered');
-    const res = await fs.s.call('POST', '/transcribes', { reference_type: 'call', reference_id: call.callId });
-    expect(res.status).toBe(503);
-    expect(res.body.error.message).toMatch(/no speech-to-text provider/);
-    expect((await ok(fs.s, 'GET', `/transcribes?reference_id=${call.callId}`)).result).toEqual([]);
-    const missing = await fs.s.call('GET', '/transcripts');
-    expect(missing.status).toBe(400);
-    expect(missing.body.error.reason).toBe('MISSING_REQUEST_PARAMETER');
-    call.phone.client.send({ type: 'hangup' });
-    call.phone.close();
+    // A server of its own, built without STT (VOIPBIN_AI_STT=none keeps a developer's key out).
+    vi.stubEnv('VOIPBIN_AI_STT', 'none');
+    let bare: FlowServer;
+    try {
+      bare = await startFlowServer();
+    } finally {
+      vi.unstubAllEnvs();
+    }
+    try {
+      const call = await dialFlow(bare.s, [{ type: 'answer' }, { type: 'transcribe_start' }, { type: 'sleep', option: { duration: 10000 } }]);
+      await waitCall(bare.s, call.callId, (c) => c.status === 'progressing', 'the call to be answered');
+      const res = await bare.s.call('POST', '/transcribes', { reference_type: 'call', reference_id: call.callId });
+      expect(res.status).toBe(503);
+      expect(res.body.error.message).toMatch(/no speech-to-text provider/);
+      expect((await ok(bare.s, 'GET', `/transcribes?reference_id=${call.callId}`)).result).toEqual([]);
+      const missing = await bare.s.call('GET', '/transcripts');
+      expect(missing.status).toBe(400);
+      expect(missing.body.error.reason).toBe('MISSING_REQUEST_PARAMETER');
+      call.phone.client.send({ type: 'hangup' });
+      call.phone.close();
+    } finally {
+      await bare.close();
+    }
   });
 });

@@ -12,6 +12,7 @@ import type { SessionEventRecord } from '../../streams/session/events.js';
 import { MARK_INTERVAL_FRAMES } from '../../src/local/engine/live-call-port.js';
 import { aimessagesOf, createAi, createFlow, createNumber, freshNumber, startFlowServer, tone, until } from '../flows/helpers.js';
 import type { FlowServer } from '../flows/helpers.js';
+import type { SessionObserverFactory } from '../../src/local/engine/engine.js';
 import { cutToHeard, scriptedAgent } from '../flows/scripted-agent.js';
 import { openRaw, wsBase } from './helpers.js';
 import { BUFFER_MS, SimulatedTwilio, kind } from './simulated-twilio.js';
@@ -24,8 +25,10 @@ const ANSWER =
 
 describe('carrier mark echoes feed the heard position', () => {
   let fs: FlowServer;
+  /** The running test's observer of each AI conversation: the engine takes its observer at construction. */
+  let observeSession: SessionObserverFactory | undefined;
   beforeAll(async () => {
-    fs = await startFlowServer();
+    fs = await startFlowServer({}, { sessionObserver: (session) => observeSession?.(session) });
   });
   afterAll(() => fs.close());
 
@@ -46,16 +49,11 @@ describe('carrier mark echoes feed the heard position', () => {
     // The carrier's position at the instant the server cleared (same process: an exact snapshot).
     let tw: SimulatedTwilio | undefined;
     const atClear = { played1k: -1, received: -1 };
-    const previous = fs.s.engine.sessionObserver;
-    fs.s.engine.sessionObserver = (session) => {
-      const theirs = previous?.(session);
-      return (record: SessionEventRecord) => {
-        theirs?.(record);
-        if (record.event.type === 'playout_cleared' && tw) {
-          atClear.played1k = tw.playedOf('1k');
-          atClear.received = tw.received.filter((f) => kind(f) === '1k').length;
-        }
-      };
+    observeSession = () => (record: SessionEventRecord) => {
+      if (record.event.type === 'playout_cleared' && tw) {
+        atClear.played1k = tw.playedOf('1k');
+        atClear.received = tw.received.filter((f) => kind(f) === '1k').length;
+      }
     };
 
     tw = new SimulatedTwilio(await openRaw(`${wsBase(fs.s)}/carrier/twilio`), 'MZmarks0000000000000000000000001');
@@ -123,7 +121,7 @@ describe('carrier mark echoes feed the heard position', () => {
     } finally {
       tw.stop();
       tw.raw.close();
-      fs.s.engine.sessionObserver = previous;
+      observeSession = undefined;
     }
   });
 });

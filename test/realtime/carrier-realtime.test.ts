@@ -16,6 +16,7 @@ import { AgentRegistry } from '../../streams/agents/registry.js';
 import { isOpenAIRealtimeConfig, openAIRealtimeAgent } from '../../streams/agents/openai-realtime/agent.js';
 import { parsePlayoutMark } from '../../streams/protocols/carrier.js';
 import type { SessionEventRecord } from '../../streams/session/events.js';
+import type { SessionObserverFactory } from '../../src/local/engine/engine.js';
 import { MARK_INTERVAL_FRAMES } from '../../src/local/engine/live-call-port.js';
 import { FakeOpenAIRealtime } from '../fakes/fake-openai-realtime.js';
 import { aimessagesOf, createAi, createFlow, createNumber, freshNumber, tone, until, waitAicall } from '../flows/helpers.js';
@@ -32,13 +33,15 @@ describe('ai_talk with the OpenAI Realtime agent over a Twilio carrier stream (T
   let fake: FakeOpenAIRealtime;
   let s: TestServer;
   let cleanup: () => void = () => {};
+  /** The running test's observer of each AI conversation: the engine takes its observer at construction. */
+  let observeSession: SessionObserverFactory | undefined;
 
   beforeAll(async () => {
     fake = await FakeOpenAIRealtime.start({ apiKey: KEY });
     const t = tempDir('voipbin-ai-carrier-realtime-');
     cleanup = t.cleanup;
     const agents = new AgentRegistry().register(isOpenAIRealtimeConfig, openAIRealtimeAgent({ baseUrl: fake.baseUrl, ca: fake.tls.cert, logger: createLogger('debug') }));
-    s = await startTestServer(join(t.dir, 'db.sqlite'), {}, { engine: { agents } });
+    s = await startTestServer(join(t.dir, 'db.sqlite'), {}, { engine: { agents, sessionObserver: (session) => observeSession?.(session) } });
   });
   afterAll(async () => {
     await s?.close();
@@ -59,15 +62,10 @@ describe('ai_talk with the OpenAI Realtime agent over a Twilio carrier stream (T
     let tw: SimulatedTwilio | undefined;
     /** The carrier's position at each instant the server cleared (same process: exact snapshots). */
     const clears: { played2k: number; received2k: number }[] = [];
-    const previous = s.engine.sessionObserver;
-    s.engine.sessionObserver = (session) => {
-      const theirs = previous?.(session);
-      return (record: SessionEventRecord) => {
-        theirs?.(record);
-        if (record.event.type === 'playout_cleared' && tw) {
-          clears.push({ played2k: tw.playedOf('2k'), received2k: tw.received.filter((f) => kind(f) === '2k').length });
-        }
-      };
+    observeSession = () => (record: SessionEventRecord) => {
+      if (record.event.type === 'playout_cleared' && tw) {
+        clears.push({ played2k: tw.playedOf('2k'), received2k: tw.received.filter((f) => kind(f) === '2k').length });
+      }
     };
     tw = new SimulatedTwilio(await openRaw(`${wsBase(s)}/carrier/twilio`), 'MZrealtime00000000000000000000001');
     try {
@@ -143,7 +141,7 @@ describe('ai_talk with the OpenAI Realtime agent over a Twilio carrier stream (T
     } finally {
       tw.stop();
       tw.raw.close();
-      s.engine.sessionObserver = previous;
+      observeSession = undefined;
     }
   });
 });

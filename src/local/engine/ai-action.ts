@@ -179,7 +179,7 @@ export async function runAiAction(r: FlowRunner, a: FlowAction, signal: AbortSig
   if (signal.aborted && !call.ended) onAbort();
   const durationSec = Number(a.option.duration ?? 0);
   const timer = durationSec > 0 ? setTimeout(() => runner.stop('duration'), durationSec * 1000) : undefined;
-  const offTerminate = r.engine.registerAicall(aicall.id, () => runner.stop('terminated'));
+  const offTerminate = r.engine.aicalls.register(aicall.id, () => runner.stop('terminated'));
   let endReason = 'ended';
   try {
     endReason = (await runner.run()).reason;

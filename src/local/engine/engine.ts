@@ -16,26 +16,12 @@ import type { TtsProvider } from '../../providers/tts/types.js';
 import type { SessionObserver } from '../../../streams/session/events.js';
 import type { SttProvider } from '../../providers/stt/types.js';
 import type { LlmProvider } from '../../providers/llm/types.js';
-import { CallTranscription, NO_STT_REASON } from './transcribe.js';
-import type { TranscribeOptions } from './transcribe.js';
+import { PhoneRegistry } from './phone-registry.js';
+import type { PhoneEndpoint } from './phone-registry.js';
+import { Transcriptions } from './transcriptions.js';
+import { AicallRegistry } from './aicall-registry.js';
 import { generateSummary } from '../summaries.js';
 import { CHARGED_CREDITS_FIELD, refund } from '../billing.js';
-
-/** A registered local phone (softphone) that can ring and carry one call at a time. */
-export interface PhoneEndpoint extends Party {
-  readonly customerId: string;
-  /** The address it answers: `tel:<customerId>:+15551234567` or `extension:<customerId>:<name>`. */
-  readonly addressKey: string;
-  /** An incoming call rings this phone. */
-  ring(call: Row): void;
-  /** The call this phone is on (ringing or talking), if any. */
-  currentCallId: string | undefined;
-  /**
-   * Takes the phone off the line for good: its call ends first (it gets `hangup`), then its
-   * connection closes telling it `reason` (e.g. its number was deleted).
-   */
-  drop(reason: string): Promise<void>;
-}
 
 export interface EngineOptions {
   /** How long a call rings before it ends as `noanswer` (default 30 s). */
@@ -47,7 +33,7 @@ export interface EngineOptions {
    * ...); throws when that provider cannot be built (no key, no adapter): the talk then uses `tts`.
    */
   ttsFor?: (type: string) => TtsProvider;
-  /** The ears of `transcribe_start`; without one it is skipped with a warning. */
+  /** The ears of `transcribe_start` and `POST /transcribes` (see {@link Transcriptions}); without one they are skipped with a warning. */
   stt?: SttProvider;
   /** The LLM that writes AI summaries; without one they stay `progressing`. */
   summaryLlm?: LlmProvider;
@@ -56,7 +42,7 @@ export interface EngineOptions {
    * agent such an action ends its AI call with a clear reason and the flow goes on.
    */
   agents?: AgentRegistry;
-  /** See {@link LocalCallEngine.sessionObserver}. */
+  /** The observer of each AI conversation's records (streams/session/events.ts), if any. */
   sessionObserver?: SessionObserverFactory;
   /** See {@link LocalCallEngine.conversationSummary}. */
   conversationSummary?: (aicallId: string) => object | undefined;
@@ -69,20 +55,6 @@ export interface EngineOptions {
 export type SessionObserverFactory = (session: { aicallId: string; callId: string }) => SessionObserver | undefined;
 
 /**
- * `tel:<customer>:+1555...` or `extension:<customer>:<name>`: the key phones register and calls
- * route on. A number's key carries its customer too: a phone registered while customer 1 owned
- * +1555... can never be handed a call for the same number after customer 2 re-creates it.
- */
-export function addressKey(customerId: string, address: { type: string; target: string }): string | undefined {
-  if (address.type === 'tel') {
-    const n = normalizeE164(address.target);
-    return n ? `tel:${customerId}:${n}` : undefined;
-  }
-  if (address.type === 'extension') return `extension:${customerId}:${address.target}`;
-  return undefined;
-}
-
-/**
  * The local VoIPBIN's call engine: rings local phones, carries call audio on one media clock,
  * bridges calls and runs each answered call's flow as an activeflow.
  */
@@ -90,7 +62,6 @@ export class LocalCallEngine implements CallEngine {
   readonly ctx: LocalContext;
   readonly clock = new MediaClock();
   private readonly live = new Map<string, LiveCall>();
-  private readonly phones = new Map<string, PhoneEndpoint>();
   private readonly ringTimers = new Map<string, ReturnType<typeof setTimeout>>();
   private readonly runners = new Map<string, FlowRunner>();
   private readonly ringTimeoutMs: number;
@@ -102,19 +73,21 @@ export class LocalCallEngine implements CallEngine {
   tts: TtsProvider | undefined;
   /** See EngineOptions.ttsFor. */
   readonly ttsFor: ((type: string) => TtsProvider) | undefined;
-  /** See EngineOptions.stt. */
-  stt: SttProvider | undefined;
   /** See EngineOptions.summaryLlm. */
   summaryLlm: LlmProvider | undefined;
-  /** The observer of each AI conversation's records (streams/session/events.ts), if any. */
-  sessionObserver: SessionObserverFactory | undefined;
+  /** See EngineOptions.sessionObserver; fixed at construction. */
+  readonly sessionObserver: SessionObserverFactory | undefined;
   /**
    * Ends the metrics of an AI conversation and returns the summary stored as the AI call's
    * `metadata.metrics` (src/metrics/ computes it from the observer's records), if any.
    */
   readonly conversationSummary: ((aicallId: string) => object | undefined) | undefined;
-  /** Running transcriptions, by transcribe id. */
-  private readonly transcriptions = new Map<string, CallTranscription>();
+  /** The registered phones, where calls to local numbers and extensions ring. */
+  readonly phones: PhoneRegistry;
+  /** The running transcriptions of live calls (with the STT of EngineOptions.stt). */
+  readonly transcriptions: Transcriptions;
+  /** The running AI conversations of `ai_talk` / `ai` actions, by AI call id. */
+  readonly aicalls = new AicallRegistry();
   private readonly tickAll = () => {
     for (const c of this.live.values()) c.tick();
   };
@@ -124,59 +97,13 @@ export class LocalCallEngine implements CallEngine {
     this.ringTimeoutMs = opts.ringTimeoutMs ?? 30_000;
     this.tts = opts.tts;
     this.ttsFor = opts.ttsFor;
-    this.stt = opts.stt;
     this.summaryLlm = opts.summaryLlm;
     this.sessionObserver = opts.sessionObserver;
     this.conversationSummary = opts.conversationSummary;
     this.agents = opts.agents ?? new AgentRegistry();
-  }
-
-  /** Ends a running AI action when asked through the API (`POST /aicalls/{id}/terminate`). */
-  private readonly aicallStops = new Map<string, () => void>();
-
-  /** Registers the stop of a running AI action; returns the unregister. */
-  registerAicall(aicallId: string, stop: () => void): () => void {
-    this.aicallStops.set(aicallId, stop);
-    return () => {
-      if (this.aicallStops.get(aicallId) === stop) this.aicallStops.delete(aicallId);
-    };
-  }
-
-  terminateAicall(aicallId: string): boolean {
-    const stop = this.aicallStops.get(aicallId);
-    stop?.();
-    return Boolean(stop);
-  }
-
-  /**
-   * Starts transcribing a live call; undefined (with a warning) when no STT provider is set.
-   * The transcription ends with the call, or with {@link stopTranscribe}.
-   */
-  async startTranscribe(live: LiveCall, opts: TranscribeOptions): Promise<Row | undefined> {
-    if (!this.stt) {
-      this.ctx.logger.warn(NO_STT_REASON, { call_id: live.id });
-      return undefined;
-    }
-    const t = await CallTranscription.start(this.ctx, this.stt, live, opts);
-    this.transcriptions.set(t.id, t);
-    const stop = () => void this.stopTranscribe(t.id);
-    if (live.ended) stop();
-    else live.onEnd(stop);
-    return t.row;
-  }
-
-  /** Stops a running transcription (false when none runs with that id). */
-  async stopTranscribe(transcribeId: string): Promise<boolean> {
-    const t = this.transcriptions.get(transcribeId);
-    if (!t) return false;
-    this.transcriptions.delete(transcribeId);
-    await t.stop();
-    return true;
-  }
-
-  /** Stops every transcription of a call (`transcribe_stop`). */
-  async stopCallTranscribes(callId: string): Promise<void> {
-    for (const t of [...this.transcriptions.values()]) if (t.row.reference_id === callId) await this.stopTranscribe(t.id);
+    // A phone that leaves while on a call (its socket closed) ends that call: call state is ours.
+    this.phones = new PhoneRegistry(ctx.store, { onUnregister: (phone) => this.phoneLeft(phone) });
+    this.transcriptions = new Transcriptions(ctx, { stt: opts.stt });
   }
 
   /** Writes an AI summary's content with the summary LLM (see src/local/summaries.ts). */
@@ -215,58 +142,11 @@ export class LocalCallEngine implements CallEngine {
     return this.live.size;
   }
 
-  // ---- phones
-
-  /** Registers a phone; false when another phone already holds that address. */
-  registerPhone(phone: PhoneEndpoint): boolean {
-    if (this.phones.has(phone.addressKey)) return false;
-    this.phones.set(phone.addressKey, phone);
-    return true;
-  }
-
-  unregisterPhone(phone: PhoneEndpoint): void {
-    if (this.phones.get(phone.addressKey) === phone) this.phones.delete(phone.addressKey);
-    if (phone.currentCallId) {
-      const call = this.live.get(phone.currentCallId);
-      if (call && call.party === phone) void this.endCall(call, { by: 'remote', reason: call.answered ? 'normal' : 'cancel' });
-    }
-  }
-
-  /**
-   * The phone of `ownerCustomerId` registered at `address`: for a number, pass the number's
-   * owner (see {@link phoneFor}). A phone of any other customer is never returned.
-   */
-  findPhone(ownerCustomerId: string, address: { type: string; target: string }): PhoneEndpoint | undefined {
-    const key = addressKey(ownerCustomerId, address);
-    const phone = key ? this.phones.get(key) : undefined;
-    return phone && phone.customerId === ownerCustomerId ? phone : undefined;
-  }
-
-  /**
-   * The phone a call to `destination` rings: for a number, the phone of the number's current
-   * owner (none when no such number exists); for an extension, the phone of `customerId`.
-   */
-  private async phoneFor(customerId: string, destination: { type: string; target: string }): Promise<PhoneEndpoint | undefined> {
-    let owner = customerId;
-    if (destination.type === 'tel') {
-      const n = normalizeE164(destination.target);
-      const row = n ? (await this.ctx.store.numbers.findBy('number', n))[0] : undefined;
-      if (!row) return undefined;
-      owner = row.customer_id;
-    }
-    return this.findPhone(owner, destination);
-  }
-
-  /**
-   * A number was deleted: the phone registered on it is unregistered at once (nothing routes to
-   * it any more), its call ends and its connection closes telling it to register again.
-   */
-  async numberDeleted(number: Row): Promise<void> {
-    const target = String(number.number ?? '');
-    const phone = this.findPhone(number.customer_id, { type: 'tel', target });
-    if (!phone) return;
-    this.phones.delete(phone.addressKey);
-    await phone.drop(`number ${target} was deleted; register again on a number of this account`);
+  /** A phone left the registry: the call it is on (ringing or talking) ends as the remote's hangup. */
+  private phoneLeft(phone: PhoneEndpoint): void {
+    if (!phone.currentCallId) return;
+    const call = this.live.get(phone.currentCallId);
+    if (call && call.party === phone) void this.endCall(call, { by: 'remote', reason: call.answered ? 'normal' : 'cancel' });
   }
 
   // ---- CallEngine (the API's seam)
@@ -311,7 +191,7 @@ export class LocalCallEngine implements CallEngine {
     const live = new LiveCall(call);
     // Tracked before the lookup awaits, so a hangup through the API meanwhile finds the call.
     this.track(live);
-    const phone = await this.phoneFor(call.customer_id, destination);
+    const phone = await this.phones.forDestination(call.customer_id, destination);
     if (live.ended) return live;
     // Why a call did not connect is logged at the default level, next to its hangup_reason.
     const where = `call ${call.id} to ${destination.target}`;
@@ -378,7 +258,7 @@ export class LocalCallEngine implements CallEngine {
       this.startFlow(live, {});
       return live;
     }
-    const phone = await this.phoneFor(customerId, destination);
+    const phone = await this.phones.forDestination(customerId, destination);
     if (live.ended) return live;
     if (!phone || phone === from) {
       const why = phone ? 'the caller itself is the phone registered at that number' : `no phone is registered at that ${number ? 'number' : 'extension'} and it has no call_flow_id`;
@@ -521,14 +401,13 @@ export class LocalCallEngine implements CallEngine {
    */
   async shutdown(): Promise<void> {
     this.shuttingDown = true;
-    for (const id of [...this.transcriptions.keys()]) await this.stopTranscribe(id);
+    await this.transcriptions.stopAll();
     for (const live of [...this.live.values()]) await this.endCall(live, { by: 'local', reason: 'normal' });
     for (const t of this.ringTimers.values()) clearTimeout(t);
     this.ringTimers.clear();
     for (const runner of [...this.runners.values()]) await runner.stop('server shutting down');
     // An AI action writes its terminated AI call as it unwinds; what is still unwritten after
     // this bound is ended by the next start's recovery (src/local/recovery.ts).
-    const end = Date.now() + 2000;
-    while (this.aicallStops.size > 0 && Date.now() < end) await new Promise((r) => setTimeout(r, 20));
+    await this.aicalls.whenIdle(2000);
   }
 }

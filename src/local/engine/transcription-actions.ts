@@ -12,7 +12,7 @@ const DIRECTIONS = new Set(['in', 'out', 'both']);
  */
 export async function runTranscribeStart(r: FlowRunner, a: FlowAction): Promise<void> {
   const direction = DIRECTIONS.has(a.option.direction as string) ? (a.option.direction as TranscribeDirection) : 'both';
-  const row = await r.engine.startTranscribe(r.call, {
+  const row = await r.engine.transcriptions.start(r.call, {
     language: typeof a.option.language === 'string' ? a.option.language : undefined,
     direction,
     activeflowId: r.activeflow.id,
@@ -23,7 +23,7 @@ export async function runTranscribeStart(r: FlowRunner, a: FlowAction): Promise<
 
 /** `transcribe_stop`: stops the call's transcriptions (their last results are stored). */
 export async function runTranscribeStop(r: FlowRunner): Promise<void> {
-  await r.engine.stopCallTranscribes(r.call.id);
+  await r.engine.transcriptions.stopCall(r.call.id);
 }
 
 /**

@@ -100,7 +100,7 @@ export function registerAicallRoutes(api: FastifyInstance, ctx: LocalContext): v
   api.post('/aicalls/:id/terminate', async (req) => {
     const aicall = await mustGet(store.aicalls, req.customerId, idParam(req), 'AICALL_NOT_FOUND', 'aicall');
     // A live AI action is told to end too, so its agent stops talking (the flow goes on).
-    ctx.engine?.terminateAicall(aicall.id);
+    ctx.engine?.aicalls.terminate(aicall.id);
     return terminateAicall(ctx, aicall);
   });
 

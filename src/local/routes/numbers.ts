@@ -108,7 +108,7 @@ export function registerNumberRoutes(api: FastifyInstance, ctx: LocalContext): v
     const row = await mustDelete(store.numbers, req.customerId, idParam(req), 'NUMBER_NOT_FOUND', 'number');
     // Its phones go at once: a phone kept registered would still get calls for the number after
     // another customer creates it again, and would block that customer's own phone.
-    await ctx.engine?.numberDeleted(row);
+    await ctx.engine?.phones.numberDeleted(row);
     return { ...row, status: 'deleted' };
   });
 }

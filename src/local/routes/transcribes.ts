@@ -24,7 +24,7 @@ export function registerTranscribeRoutes(api: FastifyInstance, ctx: LocalContext
     const live = ctx.engine?.getLive(call.id);
     if (!live || live.ended) throw conflict('CALL_ALREADY_HANGUP', `call ${call.id} has ended; transcribe a live call`);
     if (!live.answered) throw conflict('CALL_STATE_INVALID', `call ${call.id} is ${call.status as string}; transcribe it once it is answered`);
-    const row = await ctx.engine!.startTranscribe(live, { language: body.language, direction: body.direction });
+    const row = await ctx.engine!.transcriptions.start(live, { language: body.language, direction: body.direction });
     if (!row) throw new ApiError(503, 'SERVICE_UNAVAILABLE', NO_STT_REASON);
     return row;
   });
@@ -46,14 +46,14 @@ export function registerTranscribeRoutes(api: FastifyInstance, ctx: LocalContext
   api.post('/transcribes/:id/stop', async (req) => {
     const row = await mustGet(store.transcribes, req.customerId, idParam(req), 'TRANSCRIBE_NOT_FOUND', 'transcribe');
     // Stopping a transcribe that is already done is a no-op, like stopping an ended activeflow.
-    if (row.status !== 'done') await ctx.engine?.stopTranscribe(row.id);
+    if (row.status !== 'done') await ctx.engine?.transcriptions.stop(row.id);
     return (await store.transcribes.get(req.customerId, row.id)) ?? row;
   });
 
   api.delete('/transcribes/:id', async (req) => {
     const id = idParam(req);
     const row = await mustGet(store.transcribes, req.customerId, id, 'TRANSCRIBE_NOT_FOUND', 'transcribe');
-    if (row.status !== 'done') await ctx.engine?.stopTranscribe(row.id);
+    if (row.status !== 'done') await ctx.engine?.transcriptions.stop(row.id);
     return mustDelete(store.transcribes, req.customerId, id, 'TRANSCRIBE_NOT_FOUND', 'transcribe');
   });
 

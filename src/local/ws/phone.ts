@@ -1,8 +1,9 @@
 import type { WebSocket } from 'ws';
 import type { Row } from '../../../db/store.js';
 import type { LocalContext } from '../context.js';
-import type { LocalCallEngine, PhoneEndpoint } from '../engine/engine.js';
-import { addressKey } from '../engine/engine.js';
+import type { LocalCallEngine } from '../engine/engine.js';
+import type { PhoneEndpoint } from '../engine/phone-registry.js';
+import { addressKey } from '../engine/phone-registry.js';
 import { normalizeE164 } from '../../../tools/e164.js';
 import { int16AsL16Le, l16LeAsInt16 } from '../../../streams/audio/l16.js';
 import { canSendAudio, closeWith } from './upgrade.js';
@@ -35,7 +36,7 @@ class PhoneConnection implements PhoneEndpoint {
       }),
     );
     ws.on('close', () => {
-      if (this.registered) this.engine.unregisterPhone(this);
+      if (this.registered) this.engine.phones.unregister(this);
       else if (this.currentCallId) {
         const live = this.engine.getLive(this.currentCallId);
         if (live) void this.engine.endCall(live, { by: 'remote', reason: live.answered ? 'normal' : 'cancel' });
@@ -63,7 +64,7 @@ class PhoneConnection implements PhoneEndpoint {
     // Off the registry before anything awaits, so no new call reaches the phone meanwhile.
     if (this.registered) {
       this.registered = false;
-      this.engine.unregisterPhone(this);
+      this.engine.phones.unregister(this);
     }
     await ending;
     closeWith(this.ws, PHONE_CLOSE.policy, reason);
@@ -161,7 +162,7 @@ class PhoneConnection implements PhoneEndpoint {
     if (this.ws.readyState !== this.ws.OPEN) return; // closed (or dropped) while the number was checked
     this.address = { type: address.type, target };
     this.addressKey = addressKey(this.customerId, this.address)!;
-    if (!this.engine.registerPhone(this)) {
+    if (!this.engine.phones.register(this)) {
       return closeWith(this.ws, PHONE_CLOSE.policy, `another phone is already registered as ${target}`);
     }
     this.registered = true;
