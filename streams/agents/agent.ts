@@ -47,6 +47,17 @@ export interface AgentStartOptions {
   tools: ToolDescriptor[];
   /** Flow variables at start (e.g. `voipbin.call.id`), already substituted into the prompt by the host. */
   variables: Record<string, string>;
+  /**
+   * What this agent kind's {@link AgentFactory.prewarm} opened while the call was ringing; the
+   * factory takes it over (and disposes of what it does not use).
+   */
+  warmup?: AgentWarmup;
+}
+
+/** Connections an agent opened before the call was answered (see {@link AgentFactory.prewarm}). */
+export interface AgentWarmup {
+  /** Closes what was opened; a no-op once the factory took it over. Idempotent. */
+  dispose(): void;
 }
 
 /**
@@ -159,7 +170,15 @@ export interface AgentSession {
 }
 
 /** Creates agent sessions; the registry picks a factory per AI configuration. */
-export type AgentFactory = (options: AgentStartOptions, host: AgentHost) => AgentSession | Promise<AgentSession>;
+export interface AgentFactory {
+  (options: AgentStartOptions, host: AgentHost): AgentSession | Promise<AgentSession>;
+  /**
+   * Opens, while the call rings, what a session of `config` will need (provider connections,
+   * models), so the AI is ready the moment it is answered. The result is handed back to the
+   * factory as {@link AgentStartOptions.warmup}, or disposed when the call ends unanswered.
+   */
+  prewarm?(config: AgentConfig): AgentWarmup;
+}
 
 /** 16-bit PCM at `rateHz`. */
 export function pcm16(rateHz: number): AgentAudioFormat {

@@ -18,7 +18,7 @@ import { executeToolCall } from '../../tools/executor.js';
 import type { ToolRuntime } from '../../tools/executor.js';
 import type { AgentToolCall } from '../../tools/results.js';
 import { resolveToolNames, selectToolDefinitions } from '../../tools/selection.js';
-import type { AgentAudio, AgentAudioFormat, AgentConfig, AgentEvent, AgentFactory, AgentHost, AgentSession, ClearReport } from '../agents/agent.js';
+import type { AgentAudio, AgentAudioFormat, AgentConfig, AgentEvent, AgentFactory, AgentHost, AgentSession, AgentWarmup, ClearReport } from '../agents/agent.js';
 import { decodeAlaw, decodeMulaw, encodeAlaw, encodeMulaw } from '../audio/g711.js';
 import { createResampler } from '../audio/resampler.js';
 import type { Resampler } from '../audio/resampler.js';
@@ -49,6 +49,8 @@ export interface SessionRunnerOptions {
   client: VoipbinClient;
   /** Flow variables at start, handed to the agent. */
   variables: Record<string, string>;
+  /** What the agent's prewarm opened while the call rang (handed to the agent, which owns it). */
+  warmup?: AgentWarmup;
   logger?: Logger;
   /** Prefix of log lines, e.g. the flow action type (default `session`). */
   label?: string;
@@ -291,6 +293,7 @@ export class SessionRunner {
           config,
           tools: selectToolDefinitions(config.tool_names).map((d) => ({ name: d.name, description: d.description, parameters: d.parameters })),
           variables: this.opts.variables,
+          ...(this.opts.warmup ? { warmup: this.opts.warmup } : {}),
         },
         host,
       );
@@ -312,6 +315,8 @@ export class SessionRunner {
         await this.ended;
       }
     } catch (err) {
+      // A factory that failed before taking the warmup over leaves it to us (dispose is idempotent).
+      this.opts.warmup?.dispose();
       logger?.error(`${this.opts.label ?? 'session'}: the agent failed`, { aicall_id: this.opts.aicall.id, error: String(err) });
       error = err;
       if (!this.reason) this.reason = 'agent error';

@@ -6,9 +6,9 @@
  * out; `min_interruption_words` keeps a short backchannel from stopping the AI.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { aimessagesOf, audible, createAi, executed, until, waitActiveflow, waitAicall } from '../flows/helpers.js';
+import { Phone, aimessagesOf, audible, createAi, createNumber, executed, freshNumber, until, waitActiveflow, waitAicall } from '../flows/helpers.js';
 import { concat, cough, click, hasEspeak, silence, speak } from '../helpers/speech.js';
-import { logsClean, startPipelineRig } from './helpers.js';
+import { Mic, logsClean, startPipelineRig } from './helpers.js';
 import type { PipelineCall, PipelineRig } from './helpers.js';
 
 const KEY = `sk-canary-guards-${process.pid}-${Math.random().toString(36).slice(2)}`;
@@ -138,6 +138,57 @@ describe.skipIf(!hasEspeak())('the built-in pipeline: echo, noise, false interru
     const af = await waitActiveflow(rig.s, c.callId, (a) => a.status === 'ended', 'ended');
     expect(executed(af).map((a: any) => a.type)).toEqual(['answer', 'ai_talk', 'talk', 'hangup']);
   }, 60_000);
+
+  it('an outgoing AI call gets ready while it rings: the STT stream opened before the answer is the one the AI listens with; an unanswered call closes it', async () => {
+    const aiId = await createAi(rig.s, { engine_model: 'openai.gpt-4o-mini', engine_key: KEY, init_prompt: 'Call out.', tool_names: ['stop_service'] });
+    rig.chat.replies.push({ text: 'Hello, this is your reminder.' }, { text: 'Bye.', toolCalls: [{ id: 'call_stop_out', name: 'stop_service', arguments: '{}' }] });
+    rig.stt.behavior.script!.push('Thanks.');
+    const from = freshNumber();
+    await createNumber(rig.s, from);
+    const callee = await Phone.register(rig.s);
+    const before = rig.stt.connections.length;
+    const res = await rig.s.call('POST', '/calls', {
+      source: { type: 'tel', target: from },
+      destinations: [{ type: 'tel', target: callee.number }],
+      actions: [{ type: 'answer' }, { type: 'ai_talk', option: { ai_id: aiId } }, { type: 'hangup' }],
+    });
+    expect(res.status).toBe(200);
+    const callId = res.body.calls[0].id as string;
+    await callee.waitFor('incoming', (m) => m.call_id === callId);
+    // While it rings: the STT is connected, and nothing was asked of the LLM yet.
+    await until(() => rig.stt.connections.length === before + 1, 'the STT connected while ringing', 10_000);
+    expect((await rig.s.call('GET', `/calls/${callId}`)).body.status).toBe('ringing');
+    const chatBefore = rig.chat.requests.length;
+    callee.client.send({ type: 'answer' });
+    const mic = new Mic(callee);
+    try {
+      await until(() => audible(callee.heard).length >= 8 * 600, 'the greeting heard', 30_000);
+      await mic.say(await speak('Thanks.'));
+      await callee.waitFor('hangup', (m) => m.call_id === callId, 40_000);
+    } finally {
+      mic.stop();
+      callee.close();
+    }
+    // The warm stream heard the callee: no second STT connection was made.
+    expect(rig.stt.connections.length).toBe(before + 1);
+    expect(rig.stt.connections[before]!.audio.length).toBeGreaterThan(16000);
+    expect(rig.chat.requests.length).toBe(chatBefore + 2);
+
+    // Unanswered: the callee declines; the warm stream is closed with the call.
+    const callee2 = await Phone.register(rig.s);
+    const res2 = await rig.s.call('POST', '/calls', {
+      source: { type: 'tel', target: from },
+      destinations: [{ type: 'tel', target: callee2.number }],
+      actions: [{ type: 'answer' }, { type: 'ai_talk', option: { ai_id: aiId } }],
+    });
+    const callId2 = res2.body.calls[0].id as string;
+    await callee2.waitFor('incoming', (m) => m.call_id === callId2);
+    await until(() => rig.stt.connections.length === before + 2, 'the second STT connected while ringing', 10_000);
+    callee2.client.send({ type: 'hangup' });
+    await until(() => rig.stt.connections[before + 1]!.closed, 'the unused STT stream closed', 10_000);
+    callee2.close();
+    expect(rig.chat.requests.length).toBe(chatBefore + 2);
+  }, 90_000);
 
   it('`ai` is request-response: speech over the AI does not cut it, and is no turn; after it, the caller is answered', async () => {
     const aiId = await createAi(rig.s, { engine_model: 'openai.gpt-4o-mini', engine_key: KEY, init_prompt: 'Inform.', tool_names: ['stop_service'] });

@@ -1,4 +1,4 @@
-import type { Row } from '../../../db/store.js';
+import type { Row, Store } from '../../../db/store.js';
 import type { AgentConfig } from '../../../streams/agents/agent.js';
 import type { FlowHooks } from '../../../streams/session/flow-hooks.js';
 import { SessionRunner } from '../../../streams/session/session-runner.js';
@@ -20,21 +20,44 @@ function isPlainObject(v: unknown): boolean {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
+/**
+ * What resolving an AI action's configuration needs from its flow: the running flow's variables
+ * and substitution, or (looking ahead while the call rings) none yet.
+ */
+export interface AiConfigScope {
+  store: Store;
+  customerId: string;
+  /** Fills `${...}` in strings (deeply). */
+  substitute<T>(value: T): T;
+  /** A flow variable, if set. */
+  variable(name: string): string | undefined;
+}
+
+/** The scope of a running flow. */
+function flowScope(r: FlowRunner): AiConfigScope {
+  return {
+    store: r.ctx.store,
+    customerId: r.call.row.customer_id,
+    substitute: (v) => r.substitute(v),
+    variable: (name) => r.variables.get(name),
+  };
+}
+
 /** The `voipbin.tts.<type>.voice_id` flow variable (VoIPBIN documents it for elevenlabs), if set. */
-function voiceOverride(r: FlowRunner, ttsType: string): string {
-  return r.variables.get(`voipbin.tts.${ttsType}.voice_id`) ?? '';
+function voiceOverride(r: AiConfigScope, ttsType: string): string {
+  return r.variable(`voipbin.tts.${ttsType}.voice_id`) ?? '';
 }
 
 /** The AI configuration of an `ai_talk` / `ai` action: the referenced AI, or the inline options. */
-async function resolveConfig(r: FlowRunner, option: Record<string, unknown>): Promise<AgentConfig | { error: string }> {
-  const customerId = r.call.row.customer_id;
+export async function resolveAiConfig(r: AiConfigScope, option: Record<string, unknown>): Promise<AgentConfig | { error: string }> {
+  const customerId = r.customerId;
   const str = (v: unknown, d = '') => (typeof v === 'string' ? v : d);
   // `ai_id` is the older form; `assistance_type` "ai" + `assistance_id` the current one.
   const aiId = str(option.ai_id) || ((option.assistance_type ?? 'ai') === 'ai' ? str(option.assistance_id) : '');
   if (aiId) {
-    const ai = await r.ctx.store.ais.get(customerId, aiId.toLowerCase());
+    const ai = await r.store.ais.get(customerId, aiId.toLowerCase());
     if (!ai) return { error: `ai ${aiId} not found` };
-    const engineKey = (await r.ctx.store.ais.getSecret(customerId, ai.id)) ?? '';
+    const engineKey = (await r.store.ais.getSecret(customerId, ai.id)) ?? '';
     registerSecret(engineKey);
     return {
       ai_id: ai.id,
@@ -121,7 +144,7 @@ function localFlowHooks(r: FlowRunner, agentSourceName: string): FlowHooks {
 export async function runAiAction(r: FlowRunner, a: FlowAction, signal: AbortSignal): Promise<void> {
   const call = r.call;
   await r.engine.answer(call);
-  const resolved = await resolveConfig(r, a.option);
+  const resolved = await resolveAiConfig(flowScope(r), a.option);
   if ('error' in resolved) {
     r.ctx.logger.warn(`${a.type} action skipped: ${resolved.error}`, { activeflow_id: r.activeflow.id });
     return;
@@ -164,6 +187,7 @@ export async function runAiAction(r: FlowRunner, a: FlowAction, signal: AbortSig
     flow: localFlowHooks(r, port.source.name),
     client,
     variables: Object.fromEntries(r.variables),
+    warmup: r.engine.warmups.take(call.id, a.id),
     logger: r.ctx.logger,
     label: a.type,
     observer: r.engine.sessionObserver?.({ aicallId: aicall.id, callId: call.id }),

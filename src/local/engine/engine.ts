@@ -20,6 +20,7 @@ import { PhoneRegistry } from './phone-registry.js';
 import type { PhoneEndpoint } from './phone-registry.js';
 import { Transcriptions } from './transcriptions.js';
 import { AicallRegistry } from './aicall-registry.js';
+import { AgentWarmups } from './agent-warmups.js';
 import { generateSummary } from '../summaries.js';
 import { CHARGED_CREDITS_FIELD, refund } from '../billing.js';
 
@@ -88,6 +89,8 @@ export class LocalCallEngine implements CallEngine {
   readonly transcriptions: Transcriptions;
   /** The running AI conversations of `ai_talk` / `ai` actions, by AI call id. */
   readonly aicalls = new AicallRegistry();
+  /** Agents made ready while outgoing calls ring (agent-warmups.ts). */
+  readonly warmups: AgentWarmups;
   private readonly tickAll = () => {
     for (const c of this.live.values()) c.tick();
   };
@@ -101,6 +104,7 @@ export class LocalCallEngine implements CallEngine {
     this.sessionObserver = opts.sessionObserver;
     this.conversationSummary = opts.conversationSummary;
     this.agents = opts.agents ?? new AgentRegistry();
+    this.warmups = new AgentWarmups(ctx, this.agents);
     // A phone that leaves while on a call (its socket closed) ends that call: call state is ours.
     this.phones = new PhoneRegistry(ctx.store, { onUnregister: (phone) => this.phoneLeft(phone) });
     this.transcriptions = new Transcriptions(ctx, { stt: opts.stt });
@@ -212,6 +216,8 @@ export class LocalCallEngine implements CallEngine {
     await this.updateCall(live, { status: 'ringing', tm_ringing: nowTimestamp() });
     if (opts.runFlow !== false) {
       live.onAnswered = () => this.startFlow(live, variables);
+      // The AI of the flow gets ready while the callee's phone rings.
+      void this.warmups.ringing(live);
     }
     this.ringTimers.set(
       call.id,

@@ -43,7 +43,7 @@ import type { Logger } from '../../../src/util/logger.js';
 import { createResampler } from '../../audio/resampler.js';
 import type { Resampler } from '../../audio/resampler.js';
 import { pcm16 } from '../agent.js';
-import type { AgentConfig, AgentFactory, AgentHost, AgentSession, AgentStartOptions } from '../agent.js';
+import type { AgentConfig, AgentFactory, AgentHost, AgentSession, AgentStartOptions, AgentWarmup } from '../agent.js';
 import { DtmfCollector, dtmfText } from '../dtmf.js';
 import { cutAtWordBoundary } from '../heard-text.js';
 import { TextSegmenter } from './segmenter.js';
@@ -268,8 +268,11 @@ export class PipelineSession implements AgentSession {
     parts.vad.onError?.((err) => this.fail(err));
   }
 
-  /** Opens the STT stream (the factory calls it before `start`, so it is up when the AI speaks). */
-  async connect(): Promise<void> {
+  /**
+   * Opens the STT stream, or adopts the one opened while the call rang (`warmStt`; a new one when
+   * that failed meanwhile). The factory calls it before `start`, so the STT is up when the AI speaks.
+   */
+  async connect(warmStt?: Promise<SttStream>): Promise<void> {
     const { stt } = this.parts;
     const tts = this.parts.streamingTts ?? this.parts.tts;
     try {
@@ -277,7 +280,8 @@ export class PipelineSession implements AgentSession {
         this.toTtsRate = await createResampler({ inputRateHz: tts.sampleRateHz, outputRateHz: RATE_HZ });
       }
       if (stt && !this.failure) {
-        const stream = await stt.open({ sampleRateHz: RATE_HZ, language: this.opts.config.stt_language || this.opts.config.language || undefined });
+        const warm = warmStt ? await warmStt.catch(() => undefined) : undefined;
+        const stream = warm ?? (await stt.open(sttStreamOptions(this.opts.config)));
         this.stt = stream;
         stream.onTranscript((t) => this.onTranscript(t));
         stream.onError((err) => this.fail(err));
@@ -785,6 +789,44 @@ export class PipelineSession implements AgentSession {
   }
 }
 
+/** The STT stream a conversation of `config` listens with (8 kHz, the AI's language). */
+function sttStreamOptions(config: AgentConfig): { sampleRateHz: number; language?: string } {
+  const language = config.stt_language || config.language || undefined;
+  return language ? { sampleRateHz: RATE_HZ, language } : { sampleRateHz: RATE_HZ };
+}
+
+/**
+ * What the pipeline opens while a call rings: the STT stream (its handshake and session set-up
+ * are the slowest part of a start). A stream that fails or is closed by the provider meanwhile
+ * (some close idle streams) is not handed over: the session opens a new one.
+ */
+class PipelineWarmup implements AgentWarmup {
+  private taken = false;
+  private broken = false;
+
+  constructor(private readonly stt: Promise<SttStream>) {
+    stt.then(
+      (s) => s.onError(() => (this.broken = true)),
+      () => (this.broken = true),
+    );
+  }
+
+  /** The warm STT stream, once (undefined: it broke, or was taken). */
+  take(): Promise<SttStream> | undefined {
+    if (this.taken) return undefined;
+    this.taken = true;
+    if (!this.broken) return this.stt;
+    void this.stt.then((s) => s.close(), () => undefined);
+    return undefined;
+  }
+
+  dispose(): void {
+    if (this.taken) return;
+    this.taken = true;
+    void this.stt.then((s) => s.close(), () => undefined);
+  }
+}
+
 /** The options of {@link pipelineAgent}: the parts, chosen per AI configuration. */
 export type PipelineAgentOptions = PipelineParts;
 
@@ -794,7 +836,9 @@ export type PipelineAgentOptions = PipelineParts;
  * (when TTS works) and ends with the reason, like a failure during the call.
  */
 export function pipelineAgent(parts: PipelineAgentOptions): AgentFactory {
-  return async (options: AgentStartOptions, host: AgentHost) => {
+  const factory: AgentFactory = async (options: AgentStartOptions, host: AgentHost) => {
+    const warm = options.warmup instanceof PipelineWarmup ? options.warmup : undefined;
+    if (options.warmup && !warm) options.warmup.dispose();
     const config = options.config;
     let failure: unknown;
     const attempt = <T>(make: () => T): T | undefined => {
@@ -817,9 +861,20 @@ export function pipelineAgent(parts: PipelineAgentOptions): AgentFactory {
       { llm, tts, ...(streamingTts ? { streamingTts } : {}), stt, vad, ...(parts.echo ? { echo: parts.echo(config) } : {}), turnModel: parts.turnModel ?? punctuationTurnModel, ...(parts.logger ? { logger: parts.logger } : {}) },
       failure,
     );
-    await session.connect();
+    await session.connect(warm?.take());
+    warm?.dispose(); // not taken (the session could not listen): close the warm stream
     return session;
   };
+  factory.prewarm = (config) => {
+    try {
+      const open = parts.stt(config).open(sttStreamOptions(config));
+      return new PipelineWarmup(open);
+    } catch {
+      // No STT for this configuration (say, no key): the session reports it when it starts.
+      return { dispose: () => undefined };
+    }
+  };
+  return factory;
 }
 
 /**
