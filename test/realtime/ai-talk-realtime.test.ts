@@ -26,6 +26,7 @@ import {
   audible,
   balance,
   createAi,
+  createNumber,
   dialFlow,
   executed,
   freshNumber,
@@ -320,6 +321,50 @@ describe('ai_talk with the OpenAI Realtime agent (whole calls, local phones, TLS
     expect(stored.filter((m) => m.role === 'assistant' && !(m.tool_calls?.length > 0)).map((m) => m.content)).toEqual(['Hi.', 'I could not send it.']);
     expect(refusals(conn)).toBe(0);
     expect(JSON.stringify(stored)).not.toContain(KEY);
+  });
+
+  it('an outgoing call connects to the Realtime API while it rings, and sets the session up on that connection at the answer', async () => {
+    const aiId = await createAi(s, { engine_model: 'openai.gpt-realtime', engine_key: KEY, init_prompt: 'Remind them.', tool_names: ['stop_service'] });
+    fake.script({ audio: pcmuTone(400, 1000), transcript: ['Reminder.'] });
+    const n = fake.connections.length;
+    const from = freshNumber();
+    await createNumber(s, from);
+    const callee = await Phone.register(s);
+    phones.push(callee);
+    const res = await s.call('POST', '/calls', {
+      source: { type: 'tel', target: from },
+      destinations: [{ type: 'tel', target: callee.number }],
+      actions: [{ type: 'answer' }, { type: 'ai_talk', option: { ai_id: aiId } }, { type: 'hangup' }],
+    });
+    expect(res.status).toBe(200);
+    const callId = res.body.calls[0].id as string;
+    await callee.waitFor('incoming', (m) => m.call_id === callId);
+    const conn = await fake.waitForConnection(n, 10_000);
+    expect(conn.apiKey).toBe(KEY);
+    // Connected while ringing; the session (which needs the flow's variables) waits for the answer.
+    expect((await s.call('GET', `/calls/${callId}`)).body.status).toBe('ringing');
+    expect(conn.eventsOf('session.update')).toHaveLength(0);
+    callee.client.send({ type: 'answer' });
+    await conn.waitForClientEvent('session.update', () => true, 20_000);
+    await until(() => audible(callee.heard).length >= 8 * 300, 'the greeting heard');
+    expect(conn.session.instructions).toBe('Remind them.');
+    expect(fake.connections.length).toBe(n + 1);
+    callee.client.send({ type: 'hangup' });
+    await waitAicall(s, callId, (a) => a.status === 'terminated', 'terminated');
+
+    // Unanswered: the connection made while ringing is closed with the call.
+    const callee2 = await Phone.register(s);
+    phones.push(callee2);
+    const res2 = await s.call('POST', '/calls', {
+      source: { type: 'tel', target: from },
+      destinations: [{ type: 'tel', target: callee2.number }],
+      actions: [{ type: 'answer' }, { type: 'ai_talk', option: { ai_id: aiId } }],
+    });
+    await callee2.waitFor('incoming', (m) => m.call_id === res2.body.calls[0].id);
+    const conn2 = await fake.waitForConnection(n + 1, 10_000);
+    callee2.client.send({ type: 'hangup' });
+    await conn2.closed;
+    expect(conn2.eventsOf('session.update')).toHaveLength(0);
   });
 
   it('the composition root registers the realtime agent for realtime engine models', async () => {

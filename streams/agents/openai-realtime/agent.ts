@@ -49,6 +49,7 @@ import type {
   AgentHost,
   AgentSession,
   AgentStartOptions,
+  AgentWarmup,
   ClearReport,
 } from '../agent.js';
 import { PCMU } from '../agent.js';
@@ -126,16 +127,76 @@ export function isOpenAIRealtimeConfig(config: AgentConfig): boolean {
 
 /** The OpenAI Realtime agent factory. */
 export function openAIRealtimeAgent(opts: OpenAIRealtimeAgentOptions = {}): AgentFactory {
-  return async (options, host) => {
-    const model = openAIRealtimeModel(options.config.engine_model);
-    if (!model) throw new Error(`OpenAI Realtime: engine_model ${JSON.stringify(options.config.engine_model)} is not a Realtime model`);
-    const own = options.config.engine_key?.trim() ?? '';
-    const apiKey = own || opts.fallbackApiKey?.trim() || '';
-    if (!apiKey) throw new Error('OpenAI Realtime: the AI has no engine_key (and no OPENAI_API_KEY is configured)');
-    const session = new RealtimeAgentSession(options, host, model, apiKey, opts);
-    await session.open();
-    return session;
+  const factory: AgentFactory = async (options, host) => {
+    const warm = options.warmup instanceof RealtimeWarmup ? options.warmup : undefined;
+    if (options.warmup && !warm) options.warmup.dispose();
+    try {
+      const { model, apiKey } = realtimeTarget(options.config, opts);
+      const session = new RealtimeAgentSession(options, host, model, apiKey, opts);
+      await session.open(warm?.take(apiKey, model));
+      return session;
+    } finally {
+      warm?.dispose();
+    }
   };
+  // While the call rings: the WebSocket handshake (the session.update, which needs the flow's
+  // variables, is sent when the session opens on it).
+  factory.prewarm = (config) => {
+    try {
+      const { model, apiKey } = realtimeTarget(config, opts);
+      return new RealtimeWarmup(connectRealtime(connectOptions(apiKey, model, opts)), apiKey, model);
+    } catch {
+      return { dispose: () => undefined };
+    }
+  };
+  return factory;
+}
+
+/** The model and key a configuration runs with; throws what the factory reports. */
+function realtimeTarget(config: AgentConfig, opts: OpenAIRealtimeAgentOptions): { model: string; apiKey: string } {
+  const model = openAIRealtimeModel(config.engine_model);
+  if (!model) throw new Error(`OpenAI Realtime: engine_model ${JSON.stringify(config.engine_model)} is not a Realtime model`);
+  const own = config.engine_key?.trim() ?? '';
+  const apiKey = own || opts.fallbackApiKey?.trim() || '';
+  if (!apiKey) throw new Error('OpenAI Realtime: the AI has no engine_key (and no OPENAI_API_KEY is configured)');
+  return { model, apiKey };
+}
+
+function connectOptions(apiKey: string, model: string, opts: OpenAIRealtimeAgentOptions): ConnectRealtimeOptions {
+  return {
+    apiKey,
+    model,
+    ...(opts.baseUrl ? { baseUrl: opts.baseUrl } : {}),
+    ...(opts.ca !== undefined ? { ca: opts.ca } : {}),
+    ...(opts.handshakeTimeoutMs ? { handshakeTimeoutMs: opts.handshakeTimeoutMs } : {}),
+    ...(opts.logger ? { logger: opts.logger } : {}),
+  };
+}
+
+/** A Realtime connection opened while the call rang, for the session of the same model and key. */
+class RealtimeWarmup implements AgentWarmup {
+  private taken = false;
+
+  constructor(
+    private readonly conn: Promise<RealtimeConnection>,
+    private readonly apiKey: string,
+    private readonly model: string,
+  ) {
+    conn.catch(() => undefined); // a failed warm-up only means the session connects itself
+  }
+
+  /** The connection, once, when it is for this key and model (undefined otherwise). */
+  take(apiKey: string, model: string): Promise<RealtimeConnection> | undefined {
+    if (this.taken || apiKey !== this.apiKey || model !== this.model) return undefined;
+    this.taken = true;
+    return this.conn;
+  }
+
+  dispose(): void {
+    if (this.taken) return;
+    this.taken = true;
+    void this.conn.then((c) => c.close(), () => undefined);
+  }
 }
 
 // ---- conversation state ---------------------------------------------------------------------------
@@ -247,8 +308,9 @@ export class RealtimeAgentSession implements AgentSession {
   // ---- the AgentSession contract ------------------------------------------------------------
 
   /** Pre-warm: connect, configure, wait until the session is updated. */
-  async open(): Promise<void> {
-    const { conn } = await this.openLink(false);
+  /** Connects (on `warm`, the connection opened while the call rang, when it is still up) and sets the session up. */
+  async open(warm?: Promise<RealtimeConnection>): Promise<void> {
+    const { conn } = await this.openLink(false, warm);
     if (this.stopped) {
       await conn.close();
       return;
@@ -325,15 +387,10 @@ export class RealtimeAgentSession implements AgentSession {
    * Connects, sends the session.update and `seed` (conversation items), and resolves once
    * `session.updated` arrives. Rejects (and closes) on an `error` before that, or a timeout.
    */
-  private async openLink(withSeed: boolean): Promise<{ conn: RealtimeConnection; seededCount: number }> {
-    const conn = await connectRealtime({
-      apiKey: this.apiKey,
-      model: this.model,
-      ...(this.opts.baseUrl ? { baseUrl: this.opts.baseUrl } : {}),
-      ...(this.opts.ca !== undefined ? { ca: this.opts.ca } : {}),
-      ...(this.opts.handshakeTimeoutMs ? { handshakeTimeoutMs: this.opts.handshakeTimeoutMs } : {}),
-      ...(this.opts.logger ? { logger: this.opts.logger } : {}),
-    });
+  private async openLink(withSeed: boolean, warm?: Promise<RealtimeConnection>): Promise<{ conn: RealtimeConnection; seededCount: number }> {
+    const ready = warm ? await warm.catch(() => undefined) : undefined;
+    const conn = ready?.isOpen ? ready : await connectRealtime(connectOptions(this.apiKey, this.model, this.opts));
+    if (ready && ready !== conn) void ready.close().catch(() => undefined);
     const updateId = eventId();
     // The seed is taken once connected: what happened while connecting is in it.
     const seededCount = withSeed ? this.history.length : 0;
