@@ -190,11 +190,34 @@ describe.skipIf(!hasEspeak())('the built-in pipeline: echo, noise, false interru
     expect(rig.chat.requests.length).toBe(chatBefore + 2);
   }, 90_000);
 
+  it('min_interruption_words 2 with an STT that gives its words in the final: a real interruption still cuts the answer', async () => {
+    const aiId = await createAi(rig.s, {
+      engine_model: 'openai.gpt-4o-mini',
+      engine_key: KEY,
+      init_prompt: 'Inform.',
+      tool_names: ['stop_service'],
+      parameter: { min_interruption_words: 2 },
+    });
+    rig.chat.replies.push({ text: LONG }, { text: 'Yes?', headerDelayMs: 500, toolCalls: [{ id: 'call_stop_mw', name: 'stop_service', arguments: '{}' }] });
+    rig.stt.behavior.script!.push('Hold on a moment please.');
+    const c = await call(aiId);
+    await until(() => audible(c.phone.heard).length >= 8 * 1500, '1.5 s of the answer heard', 30_000);
+    await c.mic.say(await speak('Hold on a moment please.'));
+    await c.phone.waitFor('hangup', (m) => m.call_id === c.callId, 40_000);
+    const done = await waitAicall(rig.s, c.callId, (a) => a.status === 'terminated', 'terminated');
+    const messages = await aimessagesOf(rig.s, done.id);
+    const first = assistantLines(messages)[0]!;
+    expect(LONG.startsWith(first)).toBe(true);
+    expect(first.length).toBeLessThan(LONG.length - 20);
+    expect(messages.filter((m) => m.role === 'user').map((m) => m.content)).toEqual(['Hold on a moment please.']);
+    expect(done.metadata.metrics.barge_ins).toBe(1);
+  }, 90_000);
+
   it('`ai` is request-response: speech over the AI does not cut it, and is no turn; after it, the caller is answered', async () => {
     const aiId = await createAi(rig.s, { engine_model: 'openai.gpt-4o-mini', engine_key: KEY, init_prompt: 'Inform.', tool_names: ['stop_service'] });
     const base = rig.chat.requests.length;
     rig.chat.replies.push({ text: LONG }, { text: 'Bye.', toolCalls: [{ id: 'call_stop_ai', name: 'stop_service', arguments: '{}' }] });
-    rig.stt.behavior.script!.push('Hello, hello, can you hear me?', 'Thanks, bye.');
+    rig.stt.behavior.script!.push('Hello, hello, can you hear me?', 'Thank you very much.');
     const c = await call(aiId, 'ai');
     await until(() => audible(c.phone.heard).length >= 8 * 1500, '1.5 s of the answer heard', 30_000);
     await c.mic.say(await speak('Hello, hello, can you hear me?'));
@@ -202,13 +225,13 @@ describe.skipIf(!hasEspeak())('the built-in pipeline: echo, noise, false interru
     await until(async () => assistantLines(await aimessagesOf(rig.s, aicall.id)).length > 0, 'the answer stored', 40_000);
     expect(assistantLines(await aimessagesOf(rig.s, aicall.id))).toEqual([LONG]);
     expect(rig.chat.requests.length).toBe(base + 1);
-    await c.mic.say(await speak('Thanks, bye.'));
+    await c.mic.say(await speak('Thank you very much.'));
     await c.phone.waitFor('hangup', (m) => m.call_id === c.callId, 40_000);
     const done = await waitAicall(rig.s, c.callId, (a) => a.status === 'terminated', 'terminated');
     expect(done.metadata.termination_reason).toBe('stop_service');
     expect(done.metadata.metrics.barge_ins).toBe(0);
     const users = (await aimessagesOf(rig.s, done.id)).filter((m) => m.role === 'user').map((m) => m.content);
-    expect(users).toEqual(['Thanks, bye.']);
+    expect(users).toEqual(['Thank you very much.']);
   }, 90_000);
 
   it('an uninterruptible fixed greeting plays out under speech; min_interruption_words keeps "mm-hm" from stopping the next answer', async () => {

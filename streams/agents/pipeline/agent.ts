@@ -386,7 +386,8 @@ export class PipelineSession implements AgentSession {
     this.log?.debug('pipeline: caller speech stopped', { aicall_id: this.opts.aicall.id });
     this.host.event({ type: 'speech_stopped' });
     this.speechEndedAt = performance.now();
-    this.pendingBargeIn = false;
+    // A pending barge-in stays pending: an STT that gives its words only in the final (after the
+    // caller stopped) still interrupts with them.
     const r = this.current;
     if (r?.state === 'paused' && !this.turnText() && this.tuning.falseInterruptionMs > 0) {
       this.falseTimer = setTimeout(() => this.resumeIfNoWords(r), this.tuning.falseInterruptionMs);
@@ -441,12 +442,14 @@ export class PipelineSession implements AgentSession {
     if (!vadHeard && now - this.turnTextAt < WORDS_WITHOUT_VAD_WAIT_MS) return later(WORDS_WITHOUT_VAD_WAIT_MS - (now - this.turnTextAt));
     // The silence counts from the VAD's stop of this turn's speech (or from the words, without it).
     const quietSince = vadHeard ? this.speechEndedAt : this.turnTextAt;
-    // Words while the AI speaks on that did not interrupt it ("mm-hm"): a backchannel, no turn.
+    const silenceMs = now - quietSince;
+    // Words while the AI speaks on that did not interrupt it ("mm-hm"): a backchannel, no turn —
+    // once the STT's final says so (its words may still reach min_interruption_words).
     if (r && r.state === 'speaking') {
+      if (this.pendingBargeIn && !this.turnFinal && silenceMs < this.tuning.sttFinalWaitMs) return later(this.tuning.sttFinalWaitMs - silenceMs);
       this.clearTurn();
       return;
     }
-    const silenceMs = now - quietSince;
     if (!this.turnFinal && silenceMs < this.tuning.sttFinalWaitMs) return later(this.tuning.sttFinalWaitMs - silenceMs);
     void Promise.resolve(this.turnModel.classify({ transcript: text, history: this.history, silenceMs })).then((verdict) => {
       if (this.stopped || this.parts.vad.speaking || this.turnText() !== text) return;
@@ -462,6 +465,7 @@ export class PipelineSession implements AgentSession {
     this.turnInterim = '';
     this.talkedOver = false;
     this.turnTextAt = 0;
+    this.pendingBargeIn = false;
   }
 
   /** The caller's turn (speech or DTMF): it ends any interrupted response, then the AI answers. */
