@@ -70,8 +70,6 @@ export interface EchoGateOptions {
 
 /** Neighbouring reference levels further apart than this mark a syllable edge (see steadyLoss). */
 const EDGE_DB = 6;
-/** Frames where both levels are above the floor needed before a level relationship counts (100 ms). */
-const MIN_STEADY_FRAMES = 5;
 
 function levelDbfs(frame: Int16Array): number {
   let sum = 0;
@@ -207,11 +205,8 @@ export class EchoGate {
       sum += d;
       sum2 += d * d;
     }
-    // Too few frames to tell: not (yet) echo. At a caller's onset over our voice the window holds
-    // only a few of their frames, and a rising edge correlates with ours by chance; the price is
-    // the first ~100 ms of our echo after a long silence (shorter than any start_secs), and once
-    // a path is known rule 3 covers those too.
-    if (n < MIN_STEADY_FRAMES) return false;
+    // Too few frames to tell (the start of our speech): no veto, the correlation decides.
+    if (n < 3) return true;
     const mean = sum / n;
     return sum2 / n - mean * mean <= this.maxResidualVar;
   }
