@@ -21,3 +21,29 @@ export function writeBenchmarkSection(benchFile: string, lines: string[]): void 
   writeFileSync(FILE, text);
   console.log(`\nwrote ${FILE}`);
 }
+
+/** A bench's markdown output: lines printed as they come and kept for {@link writeBenchmarkSection}. */
+export interface MarkdownLog {
+  readonly lines: string[];
+  log(line?: string): void;
+  table(header: string[], rows: (string | number)[][]): void;
+}
+
+/** A {@link MarkdownLog} printing to the console. */
+export function markdownLog(): MarkdownLog {
+  const lines: string[] = [];
+  const log = (line = ''): void => {
+    console.log(line);
+    lines.push(line);
+  };
+  return {
+    lines,
+    log,
+    table(header, rows) {
+      log(`| ${header.join(' | ')} |`);
+      log(`|${header.map(() => '---').join('|')}|`);
+      for (const r of rows) log(`| ${r.join(' | ')} |`);
+      log();
+    },
+  };
+}

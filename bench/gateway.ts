@@ -27,7 +27,7 @@ import { WebSocket } from 'ws';
 import { FakeOpenAIRealtime, FakeRealtimeConnection } from '../test/fakes/fake-openai-realtime.js';
 import type { ScriptedResponse } from '../test/fakes/fake-openai-realtime.js';
 import { encodeMulaw } from '../streams/audio/g711.js';
-import { writeBenchmarkSection } from './_benchmarks-md.js';
+import { markdownLog, writeBenchmarkSection } from './_benchmarks-md.js';
 
 const K = Number(process.env.BENCH_GATEWAY_K ?? 20);
 const N = Number(process.env.BENCH_GATEWAY_N ?? 200);
@@ -46,17 +46,8 @@ deadline.unref();
 /** Milliseconds on CLOCK_MONOTONIC: the same clock in this process and in the gateway's child. */
 const now = (): number => Number(process.hrtime.bigint()) / 1e6;
 
-const out: string[] = [];
-function log(line = ''): void {
-  console.log(line);
-  out.push(line);
-}
-function table(header: string[], rows: (string | number)[][]): void {
-  log(`| ${header.join(' | ')} |`);
-  log(`|${header.map(() => '---').join('|')}|`);
-  for (const r of rows) log(`| ${r.join(' | ')} |`);
-  log();
-}
+const md = markdownLog();
+const { log, table } = md;
 const f1 = (x: number): string => (Number.isFinite(x) ? x.toFixed(1) : 'n/a');
 const f2 = (x: number): string => (Number.isFinite(x) ? x.toFixed(2) : 'n/a');
 function pct(xs: number[], p: number): number {
@@ -680,5 +671,5 @@ log(`Bench took ${((Date.now() - started) / 1000).toFixed(0)} s.`);
 clearInterval(sender);
 await fake.close();
 
-writeBenchmarkSection('gateway.ts', out);
+writeBenchmarkSection('gateway.ts', md.lines);
 process.exit(0);

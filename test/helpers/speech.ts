@@ -82,6 +82,26 @@ async function synthesize(text: string, voice: string, speedWpm: number): Promis
   }
 }
 
+/**
+ * {@link speak} at `rateHz` (8000, 16000 or 24000): the 8 kHz speech through the stateful
+ * resampler (what a TTS fake streams at its provider's rate).
+ */
+export async function speakAt(text: string, rateHz: number, opts: SpeakOptions = {}): Promise<Int16Array> {
+  const pcm8k = await speak(text, opts);
+  if (rateHz === SPEECH_RATE_HZ) return pcm8k;
+  const r = await createResampler({ inputRateHz: SPEECH_RATE_HZ, outputRateHz: rateHz });
+  try {
+    const a = r.process(pcm8k).slice();
+    const b = r.flush().slice();
+    const out = new Int16Array(a.length + b.length);
+    out.set(a);
+    out.set(b, a.length);
+    return out;
+  } finally {
+    r.destroy();
+  }
+}
+
 /** `ms` of digital silence. */
 export function silence(ms: number): Int16Array {
   return new Int16Array(Math.round((ms * SPEECH_RATE_HZ) / 1000));

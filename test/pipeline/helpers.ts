@@ -9,7 +9,6 @@ import { capturedLogs, startTestServer, tempDir } from '../helpers/server.js';
 import type { TestServer } from '../helpers/server.js';
 import { createLogger } from '../../src/util/logger.js';
 import { defaultAgentRegistry } from '../../src/server.js';
-import { createResampler } from '../../streams/audio/resampler.js';
 import { startFakeAnthropicMessages } from '../providers/fake-anthropic-messages.js';
 import type { FakeAnthropicMessages } from '../providers/fake-anthropic-messages.js';
 import { startFakeOpenAiChat } from '../providers/fake-openai-chat.js';
@@ -21,7 +20,7 @@ import { startFakeElevenLabsWs } from '../providers/fake-elevenlabs-ws.js';
 import type { FakeElevenLabsWs } from '../providers/fake-elevenlabs-ws.js';
 import type { FakeTtsServer } from '../providers/fake-tts-servers.js';
 import { providerFor } from '../providers/helpers.js';
-import { speak } from '../helpers/speech.js';
+import { speakAt } from '../helpers/speech.js';
 import { dialFlow } from '../flows/helpers.js';
 import type { Phone } from '../flows/helpers.js';
 
@@ -135,22 +134,6 @@ export interface PipelineCall {
   mic: Mic;
 }
 
-/** espeak-ng speech of `text` at `rateHz` (what the TTS fake streams). */
-export async function speechAt(text: string, rateHz: number): Promise<Int16Array> {
-  const pcm8k = await speak(text);
-  if (rateHz === 8000) return pcm8k;
-  const r = await createResampler({ inputRateHz: 8000, outputRateHz: rateHz });
-  try {
-    const a = r.process(pcm8k).slice();
-    const b = r.flush().slice();
-    const out = new Int16Array(a.length + b.length);
-    out.set(a);
-    out.set(b, a.length);
-    return out;
-  } finally {
-    r.destroy();
-  }
-}
 
 /**
  * Starts the fakes and a server whose agents are the composition root's, configured from an env
@@ -165,9 +148,9 @@ export async function startPipelineRig(llmKey: string): Promise<PipelineRig> {
   const stt = await startFakeDeepgramLive(dgKey);
   stt.behavior = { script: [] };
   const tts = await startFakeElevenLabs(xiKey);
-  tts.behavior = { speech: speechAt, chunkSizes: [3200], chunkDelayMs: 20 };
+  tts.behavior = { speech: (text, rateHz) => speakAt(text, rateHz), chunkSizes: [3200], chunkDelayMs: 20 };
   const voice = await startFakeElevenLabsWs(xiKey);
-  voice.behavior = { speech: speechAt, chunkDelayMs: 20 };
+  voice.behavior = { speech: (text, rateHz) => speakAt(text, rateHz), chunkDelayMs: 20 };
   const env = {
     OPENAI_BASE_URL: chat.baseUrl,
     ANTHROPIC_BASE_URL: anthropic.baseUrl,
