@@ -25,7 +25,6 @@ import {
   checkSttApiKey,
   jsonTextFrame,
   openSttSocket,
-  pcm16ToLe,
   positiveSttOption,
   SocketSttStream,
   STT_DEFAULT_CLOSE_TIMEOUT_MS,
@@ -121,7 +120,7 @@ class InkStream extends SocketSttStream {
   private lastEndMs = 0;
 
   protected override sendAudio(samples: Int16Array): void {
-    this.ws.send(pcm16ToLe(samples), { binary: true });
+    this.ws.send(this.le.bytes(samples), { binary: true });
   }
 
   protected override beginEnd(): void {

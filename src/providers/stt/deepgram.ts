@@ -29,7 +29,6 @@ import {
   jsonTextFrame,
   openSttSocket,
   parseJsonObject,
-  pcm16ToLe,
   plainRefusalBody,
   positiveSttOption,
   SocketSttStream,
@@ -160,7 +159,7 @@ class DeepgramLiveStream extends SocketSttStream {
   }
 
   protected override sendAudio(samples: Int16Array): void {
-    this.ws.send(pcm16ToLe(samples), { binary: true });
+    this.ws.send(this.le.bytes(samples), { binary: true });
     this.lastSentAt = Date.now();
   }
 

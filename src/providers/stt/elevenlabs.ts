@@ -28,7 +28,6 @@ import {
   jsonTextFrame,
   openSttSocket,
   pcm16Rms,
-  pcm16ToLe,
   positiveSttOption,
   SocketSttStream,
   STT_DEFAULT_CLOSE_TIMEOUT_MS,
@@ -164,7 +163,7 @@ class ScribeRealtimeStream extends SocketSttStream {
 
   protected override sendAudio(samples: Int16Array): void {
     if (!this.uncommitted && pcm16Rms(samples) > STT_LOCAL_VOICE_RMS) this.uncommitted = true;
-    this.ws.send(JSON.stringify({ message_type: 'input_audio_chunk', audio_base_64: pcm16ToLe(samples).toString('base64'), commit: false, sample_rate: this.sampleRateHz }));
+    this.ws.send(JSON.stringify({ message_type: 'input_audio_chunk', audio_base_64: this.le.bytes(samples).toString('base64'), commit: false, sample_rate: this.sampleRateHz }));
   }
 
   protected override beginEnd(): void {

@@ -39,7 +39,6 @@ import {
   jsonTextFrame,
   openSttSocket,
   pcm16Rms,
-  pcm16ToLe,
   positiveSttOption,
   SocketSttStream,
   STT_DEFAULT_CLOSE_TIMEOUT_MS,
@@ -191,14 +190,14 @@ class OpenAiTranscriptionStream extends SocketSttStream {
 
   protected override sendAudio(samples: Int16Array): void {
     if (!this.unheardVoice && pcm16Rms(samples) > STT_LOCAL_VOICE_RMS) this.unheardVoice = true;
-    // process() returns a view into the resampler's buffer: pcm16ToLe copies it at once.
+    // process() returns a view into the resampler's buffer: this.le.bytes copies it at once.
     const pcm = this.resamplerLive ? this.resamplerLive.process(samples) : samples;
     this.append(pcm);
   }
 
   private append(pcm24k: Int16Array): void {
     if (pcm24k.length === 0) return;
-    const event: InputAudioBufferAppendEvent = { type: 'input_audio_buffer.append', audio: pcm16ToLe(pcm24k).toString('base64') };
+    const event: InputAudioBufferAppendEvent = { type: 'input_audio_buffer.append', audio: this.le.bytes(pcm24k).toString('base64') };
     this.ws.send(JSON.stringify(event));
   }
 

@@ -5,7 +5,6 @@
  * close, abort). Each adapter module keeps only its provider's wire protocol.
  */
 import type { IncomingMessage } from 'node:http';
-import { endianness } from 'node:os';
 import { WebSocket } from 'ws';
 import type { RawData } from 'ws';
 import { redact } from '../../util/logger.js';
@@ -25,7 +24,6 @@ export const STT_DEFAULT_CLOSE_TIMEOUT_MS = 5_000;
  * Every result is in by then, so this only bounds the socket's lifetime, not close().
  */
 const CLOSE_HANDSHAKE_GRACE_MS = 1_000;
-const LITTLE_ENDIAN = endianness() === 'LE';
 
 /**
  * RMS (16-bit scale) above which written audio may be speech the server has not reported yet
@@ -83,12 +81,27 @@ export function sttPrimaryLanguage(language: string | undefined): string {
   return primary || 'en';
 }
 
-/** A copy of `samples` as little-endian bytes (a copy: ws may queue it while the caller reuses its buffer). */
-export function pcm16ToLe(samples: Int16Array): Buffer {
-  const out = Buffer.allocUnsafe(samples.length * 2);
-  if (LITTLE_ENDIAN) out.set(new Uint8Array(samples.buffer, samples.byteOffset, samples.byteLength));
-  else for (let i = 0; i < samples.length; i++) out.writeInt16LE(samples[i], i * 2);
-  return out;
+/**
+ * Little-endian 16-bit PCM bytes of `samples` in a buffer this writer owns and reuses (the view is
+ * valid until the next call): the audio sent every 20 ms allocates nothing once the chunk size is
+ * steady. Safe to hand to `ws.send`, which copies a client frame as it masks it.
+ */
+export class Pcm16LeWriter {
+  private buf = Buffer.alloc(0);
+  private view = this.buf;
+
+  bytes(samples: Int16Array): Buffer {
+    const n = samples.length * 2;
+    if (this.buf.length < n) this.buf = Buffer.allocUnsafe(Math.max(n, 640));
+    if (this.view.length !== n || this.view.buffer !== this.buf.buffer) this.view = this.buf.subarray(0, n);
+    const out = this.view;
+    for (let i = 0; i < samples.length; i++) {
+      const v = samples[i]!;
+      out[i * 2] = v & 0xff;
+      out[i * 2 + 1] = (v >> 8) & 0xff;
+    }
+    return out;
+  }
 }
 
 function str(v: unknown): string | undefined {
@@ -199,6 +212,8 @@ export abstract class SocketSttStream implements SttStream {
   /** We ended the connection ourselves (abort, timeout, graceful end): its close is not an error. */
   private selfClosed = false;
   private samplesWritten = 0;
+  /** The stream's audio bytes, one reused buffer (see {@link Pcm16LeWriter}). */
+  protected readonly le = new Pcm16LeWriter();
   private closing: Promise<void> | undefined;
   private readonly closedPromise: Promise<void>;
   private resolveClosed!: () => void;
